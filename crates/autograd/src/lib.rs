@@ -1,0 +1,32 @@
+//! Reverse-mode automatic differentiation on a tape over dense `f32` ndarray tensors.
+//!
+//! A [`Tape`] records eager computations on [`Var`] handles; [`Var::backward`] walks it
+//! once in reverse and returns [`Gradients`]. Trainable weights are [`Param`]s that live
+//! outside the tape and are recorded without a copy.
+//!
+//! ```
+//! use keel_autograd::{tensor, Param, Tape};
+//! let w = Param::new(tensor(&[2, 1], vec![0.5, -1.0]));
+//! let tape = Tape::new();
+//! let x = tape.constant(tensor(&[1, 2], vec![2.0, 3.0]));
+//! let loss = x.matmul(tape.param(&w)).sum();
+//! let grads = loss.backward();
+//! assert_eq!(grads.param(&w).unwrap(), &tensor(&[2, 1], vec![2.0, 3.0]));
+//! ```
+
+mod gradcheck;
+mod gradients;
+mod op;
+pub mod ops;
+mod param;
+mod tape;
+mod tensor;
+mod var;
+
+pub use gradcheck::{check_gradients, GradCheck, GradCheckFailure};
+pub use gradients::Gradients;
+pub use op::Op;
+pub use param::{Param, ParamId};
+pub use tape::Tape;
+pub use tensor::{broadcast_shape, sum_to_shape, tensor, Tensor};
+pub use var::Var;

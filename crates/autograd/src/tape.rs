@@ -1,0 +1,180 @@
+//! The tape: an arena of nodes recorded in creation order, walked once in reverse.
+
+use crate::{sum_to_shape, Gradients, Op, Param, ParamId, Tensor, Var};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+struct Node {
+    value: Arc<Tensor>,
+    op: Option<Box<dyn Op>>,
+    inputs: Vec<usize>,
+    param: Option<ParamId>,
+    requires_grad: bool,
+}
+
+/// Records eager computations so that [`Var::backward`] can differentiate them.
+///
+/// Every op computes its value immediately and appends a node; because nodes are appended
+/// in creation order, walking ids in reverse is a valid reverse-topological order.
+///
+/// ```
+/// use keel_autograd::{tensor, Tape};
+/// let tape = Tape::new();
+/// let x = tape.var(tensor(&[2], vec![1.0, 2.0]));
+/// let y = (x * x).sum();
+/// let grads = y.backward();
+/// assert_eq!(grads.get(x).unwrap(), &tensor(&[2], vec![2.0, 4.0]));
+/// ```
+#[derive(Default)]
+pub struct Tape {
+    nodes: RefCell<Vec<Node>>,
+}
+
+impl std::fmt::Debug for Tape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tape({} nodes)", self.nodes.borrow().len())
+    }
+}
+
+impl Tape {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape::default()
+    }
+
+    /// The number of recorded nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// True when nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.borrow().is_empty()
+    }
+
+    fn push(&self, node: Node) -> Var<'_> {
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(node);
+        Var::new(nodes.len() - 1, self)
+    }
+
+    /// A leaf that is not differentiated (an input batch, a target).
+    pub fn constant(&self, value: Tensor) -> Var<'_> {
+        self.leaf(Arc::new(value), None, false)
+    }
+
+    /// A differentiable leaf whose gradient [`Gradients::get`] returns.
+    pub fn var(&self, value: Tensor) -> Var<'_> {
+        self.leaf(Arc::new(value), None, true)
+    }
+
+    /// A differentiable leaf holding a parameter's value, shared without a copy.
+    pub fn param(&self, param: &Param) -> Var<'_> {
+        self.leaf(param.shared(), Some(param.id()), true)
+    }
+
+    fn leaf(&self, value: Arc<Tensor>, param: Option<ParamId>, requires_grad: bool) -> Var<'_> {
+        self.push(Node {
+            value,
+            op: None,
+            inputs: Vec::new(),
+            param,
+            requires_grad,
+        })
+    }
+
+    /// Runs `op` forward on `inputs` and records it.
+    pub fn apply<'t>(&'t self, op: impl Op + 'static, inputs: &[Var<'t>]) -> Var<'t> {
+        let (values, requires_grad) = {
+            let nodes = self.nodes.borrow();
+            let values: Vec<Arc<Tensor>> = inputs
+                .iter()
+                .map(|v| Arc::clone(&nodes[v.id()].value))
+                .collect();
+            let requires_grad = inputs.iter().any(|v| nodes[v.id()].requires_grad);
+            (values, requires_grad)
+        };
+        let refs: Vec<&Tensor> = values.iter().map(|v| v.as_ref()).collect();
+        let value = op.forward(&refs);
+        self.push(Node {
+            value: Arc::new(value),
+            op: Some(Box::new(op)),
+            inputs: inputs.iter().map(|v| v.id()).collect(),
+            param: None,
+            requires_grad,
+        })
+    }
+
+    /// The value of node `id`.
+    pub(crate) fn value(&self, id: usize) -> Arc<Tensor> {
+        Arc::clone(&self.nodes.borrow()[id].value)
+    }
+
+    /// The name of the op that produced node `id`, or `None` for a leaf.
+    pub fn op_name(&self, id: usize) -> Option<&'static str> {
+        self.nodes.borrow()[id].op.as_ref().map(|op| op.name())
+    }
+
+    /// Differentiates node `root` with respect to every differentiable leaf.
+    ///
+    /// The seed gradient is all ones in the root's shape, so a non-scalar root behaves as
+    /// its sum. Gradients of a value used twice accumulate.
+    pub(crate) fn backward(&self, root: usize) -> Gradients {
+        let nodes = self.nodes.borrow();
+        let mut grads: Vec<Option<Tensor>> = Vec::new();
+        grads.resize_with(root + 1, || None);
+        grads[root] = Some(Tensor::ones(nodes[root].value.raw_dim()));
+        let mut leaves = HashMap::new();
+        let mut params = HashMap::new();
+        for id in (0..=root).rev() {
+            let Some(grad) = grads[id].take() else {
+                continue;
+            };
+            let node = &nodes[id];
+            let Some(op) = &node.op else {
+                if let Some(pid) = node.param {
+                    accumulate(params.entry(pid).or_insert(None), grad);
+                } else if node.requires_grad {
+                    leaves.insert(id, grad);
+                }
+                continue;
+            };
+            if !node.requires_grad {
+                continue;
+            }
+            let inputs: Vec<&Tensor> = node
+                .inputs
+                .iter()
+                .map(|&i| nodes[i].value.as_ref())
+                .collect();
+            let input_grads = op.backward(&inputs, &node.value, &grad);
+            debug_assert_eq!(
+                input_grads.len(),
+                inputs.len(),
+                "{}: one gradient per input",
+                op.name()
+            );
+            for (&input, g) in node.inputs.iter().zip(input_grads) {
+                if nodes[input].requires_grad {
+                    let g = sum_to_shape(g, nodes[input].value.shape());
+                    accumulate(&mut grads[input], g);
+                }
+            }
+        }
+        Gradients::new(
+            leaves,
+            params
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?)))
+                .collect(),
+        )
+    }
+}
+
+fn accumulate(slot: &mut Option<Tensor>, grad: Tensor) {
+    match slot {
+        Some(sum) => *sum += &grad,
+        None => *slot = Some(grad),
+    }
+}

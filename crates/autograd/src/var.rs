@@ -1,0 +1,75 @@
+//! `Var`: a `Copy` handle to a node on a tape, the type user code computes with.
+
+use crate::{Gradients, Tape, Tensor};
+use std::sync::Arc;
+
+/// A handle to a value recorded on a [`Tape`].
+///
+/// `Var` is `Copy`, so expressions such as `a + b * c` need no `&` or `.clone()`.
+#[derive(Clone, Copy)]
+pub struct Var<'t> {
+    id: usize,
+    tape: &'t Tape,
+}
+
+impl std::fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Var#{}{:?}", self.id, self.value().shape())
+    }
+}
+
+impl<'t> Var<'t> {
+    pub(crate) fn new(id: usize, tape: &'t Tape) -> Self {
+        Var { id, tape }
+    }
+
+    /// This node's index on its tape.
+    pub fn id(self) -> usize {
+        self.id
+    }
+
+    /// The tape this value lives on.
+    pub fn tape(self) -> &'t Tape {
+        self.tape
+    }
+
+    /// The computed value (a cheap shared handle, not a copy).
+    pub fn value(self) -> Arc<Tensor> {
+        self.tape.value(self.id)
+    }
+
+    /// The value's shape.
+    pub fn shape(self) -> Vec<usize> {
+        self.value().shape().to_vec()
+    }
+
+    /// The single element of a one-element value.
+    ///
+    /// # Panics
+    /// If the value holds more or fewer than one element.
+    pub fn scalar(self) -> f32 {
+        let v = self.value();
+        assert_eq!(
+            v.len(),
+            1,
+            "scalar: value of shape {:?} is not a scalar",
+            v.shape()
+        );
+        v.iter().next().copied().unwrap_or_default()
+    }
+
+    /// Differentiates this value with respect to every parameter and `Tape::var` leaf.
+    ///
+    /// A non-scalar value is treated as its sum.
+    ///
+    /// ```
+    /// use keel_autograd::{tensor, Tape};
+    /// let tape = Tape::new();
+    /// let x = tape.var(tensor(&[], vec![3.0]));
+    /// let y = x * x + x; // dy/dx = 2x + 1 = 7
+    /// assert_eq!(y.backward().get(x).unwrap()[[]], 7.0);
+    /// ```
+    pub fn backward(self) -> Gradients {
+        self.tape.backward(self.id)
+    }
+}

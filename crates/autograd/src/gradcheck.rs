@@ -55,7 +55,8 @@ impl std::fmt::Display for GradCheckFailure {
 /// accumulated in `f64` to keep the difference quotient meaningful in `f32`.
 ///
 /// # Errors
-/// The element with the largest violation of `|a - n| <= atol + rtol * |n|`.
+/// The element with the largest violation of `|a - n| <= atol + rtol * |n|`; a
+/// non-finite analytic or numeric gradient always fails.
 ///
 /// ```
 /// use keel_autograd::{check_gradients, tensor, GradCheck};
@@ -109,10 +110,19 @@ where
                 work[input].as_slice_mut().expect("standard layout")[index] = original + delta;
                 eval(&work)
             };
-            let numeric = (at(cfg.eps) - at(-cfg.eps)) / (2.0 * cfg.eps as f64);
+            // Divide by the step actually taken: `original ± eps` rounds in f32.
+            let step = (original + cfg.eps) as f64 - (original - cfg.eps) as f64;
+            let numeric = (at(cfg.eps) - at(-cfg.eps)) / step;
             work[input].as_slice_mut().expect("standard layout")[index] = original;
             let a = grad.as_slice().expect("standard layout")[index] as f64;
             let excess = (a - numeric).abs() - (cfg.atol as f64 + cfg.rtol as f64 * numeric.abs());
+            // A NaN or infinite gradient on either side is the worst failure, never a pass
+            // (`NaN > 0.0` is false, so it would otherwise slip through).
+            let excess = if excess.is_nan() || !a.is_finite() || !numeric.is_finite() {
+                f64::INFINITY
+            } else {
+                excess
+            };
             if excess > 0.0 && worst.as_ref().is_none_or(|(w, _)| excess > *w) {
                 let failure = GradCheckFailure {
                     input,
@@ -127,5 +137,42 @@ where
     match worst {
         None => Ok(()),
         Some((_, failure)) => Err(failure),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{tensor, Op};
+
+    /// `2x` forward with a deliberately wrong backward of `3g`.
+    #[derive(Debug)]
+    struct WrongDouble;
+    impl Op for WrongDouble {
+        fn name(&self) -> &'static str {
+            "wrong_double"
+        }
+        fn forward(&self, x: &[&Tensor]) -> Tensor {
+            x[0] * 2.0
+        }
+        fn backward(&self, _x: &[&Tensor], _y: &Tensor, g: &Tensor) -> Vec<Tensor> {
+            vec![g * 3.0]
+        }
+    }
+
+    #[test]
+    fn a_wrong_backward_is_reported() {
+        let x = tensor(&[2], vec![0.5, -1.0]);
+        let cfg = GradCheck::default();
+        let failure = check_gradients(|t, v| t.apply(WrongDouble, &[v[0]]), &[x], cfg).unwrap_err();
+        assert_eq!(failure.input, 0);
+        let ratio = failure.analytic / failure.numeric;
+        assert!((ratio - 1.5).abs() < 1e-3, "{failure}");
+    }
+
+    #[test]
+    fn a_nan_gradient_fails_instead_of_passing() {
+        let x = tensor(&[1], vec![-1.0]); // √-1 = NaN, and so is its gradient
+        assert!(check_gradients(|_, v| v[0].sqrt(), &[x], GradCheck::default()).is_err());
     }
 }

@@ -85,7 +85,15 @@ impl Tape {
     }
 
     /// Runs `op` forward on `inputs` and records it.
+    ///
+    /// # Panics
+    /// If an input lives on another tape, or if `op.forward` panics (a shape bug).
     pub fn apply<'t>(&'t self, op: impl Op + 'static, inputs: &[Var<'t>]) -> Var<'t> {
+        assert!(
+            inputs.iter().all(|v| std::ptr::eq(v.tape(), self)),
+            "{}: an input lives on a different tape",
+            op.name()
+        );
         let (values, requires_grad) = {
             let nodes = self.nodes.borrow();
             let values: Vec<Arc<Tensor>> = inputs
@@ -176,5 +184,28 @@ fn accumulate(slot: &mut Option<Tensor>, grad: Tensor) {
     match slot {
         Some(sum) => *sum += &grad,
         None => *slot = Some(grad),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ops::exp::Exp, tensor, Tape};
+
+    #[test]
+    #[should_panic(expected = "exp: an input lives on a different tape")]
+    fn inputs_from_another_tape_are_rejected() {
+        let (a, b) = (Tape::new(), Tape::new());
+        let _ = a.constant(tensor(&[1], vec![0.0]));
+        let x = b.constant(tensor(&[1], vec![0.0]));
+        let _ = a.apply(Exp, &[x]);
+    }
+
+    #[test]
+    fn a_param_recorded_twice_gets_the_summed_gradient() {
+        let w = crate::Param::new(tensor(&[2], vec![1.0, 2.0]));
+        let tape = Tape::new();
+        let (p, q) = (tape.param(&w), tape.param(&w));
+        let grads = (p * q).sum().backward(); // d(w·w)/dw = 2w
+        assert_eq!(grads.param(&w).unwrap(), &tensor(&[2], vec![2.0, 4.0]));
     }
 }

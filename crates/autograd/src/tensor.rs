@@ -72,6 +72,7 @@ pub fn sum_to_shape(grad: Tensor, shape: &[usize]) -> Tensor {
         grad.shape(),
         shape
     );
+    let from = grad.shape().to_vec();
     let mut g = grad;
     while g.ndim() > shape.len() {
         g = g.sum_axis(Axis(0));
@@ -84,7 +85,7 @@ pub fn sum_to_shape(grad: Tensor, shape: &[usize]) -> Tensor {
     assert_eq!(
         g.shape(),
         shape,
-        "sum_to_shape: gradient is not a broadcast of the target shape"
+        "sum_to_shape: gradient {from:?} is not a broadcast of the target shape {shape:?}"
     );
     g
 }

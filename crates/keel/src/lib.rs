@@ -1,1 +1,51 @@
-//! placeholder
+//! Keel: a Keras-like deep-learning training framework for Rust, with its own
+//! reverse-mode autodiff.
+//!
+//! Add this one crate and `use keel::prelude::*`:
+//!
+//! ```no_run
+//! use keel::prelude::*;
+//!
+//! fn main() -> keel::Result<()> {
+//!     let mnist = keel::data::mnist::load_default()?; // datasets/mnist, or KEEL_DATA
+//!     let mut model = Sequential::new([28, 28])
+//!         .add(Flatten::new())
+//!         .add(Dense::new(32).activation(Activation::Relu))
+//!         .add(Dropout::new(0.2))
+//!         .add(Dense::new(10).activation(Activation::Softmax));
+//!     model.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+//!     model.summary();
+//!     let history = model.fit(&mnist.train, FitOptions::new().epochs(10).batch_size(32).validation_split(0.1))?;
+//!     let scores = model.evaluate(&mnist.test)?;
+//!     println!("Test accuracy: {:.4}", scores.get("accuracy").unwrap_or(f64::NAN));
+//!     model.save("mnist.keel")?;
+//!     let restored = Sequential::load("mnist.keel")?;
+//!     # let _ = (history, restored);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The crates behind the facade: [`autograd`] (the tape), [`layers`], [`optim`]
+//! (optimizers and clipping), [`data`] (IDX/MNIST loading and batching) and [`trainer`]
+//! (`Sequential`, `fit`, losses, metrics, model files).
+
+pub use keel_autograd as autograd;
+pub use keel_data as data;
+pub use keel_layers as layers;
+pub use keel_optim as optim;
+pub use keel_trainer as trainer;
+
+/// Keel's error type: every error of the crates below, wrapped.
+pub use keel_trainer::Error;
+
+/// `std::result::Result` with Keel's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything a training program needs, in one import.
+pub mod prelude {
+    pub use keel_autograd::{tensor, Tensor};
+    pub use keel_data::{Dataset, Targets};
+    pub use keel_layers::{Activation, ActivationLayer, Dense, Dropout, Flatten, Initializer, Softmax};
+    pub use keel_optim::{Adam, Clip, Clipping, Sgd};
+    pub use keel_trainer::{FitOptions, History, Loss, Metric, Scores, Sequential};
+}

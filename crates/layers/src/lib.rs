@@ -1,1 +1,41 @@
-//! placeholder
+//! Layers for Keel: [`Dense`], [`Dropout`], [`Flatten`], [`Softmax`], [`ActivationLayer`].
+//!
+//! Layers are created unbuilt, as in Keras, and [`Layer::build`] propagates shapes when a
+//! layer is added to a model, so a layer that cannot take its input is an `Err` at build
+//! time rather than a panic at the first batch.
+//!
+//! ```
+//! use keel_autograd::{tensor, Tape};
+//! use keel_layers::{Activation, Ctx, Dense, Layer, Mode};
+//! use rand::SeedableRng;
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let mut dense = Dense::new(3).activation(Activation::Relu);
+//! dense.build(&[2], &mut rng)?;
+//! let tape = Tape::new();
+//! let y = dense.forward(tape.constant(tensor(&[1, 2], vec![1.0, -1.0])), &mut Ctx::new(Mode::Eval, &mut rng));
+//! assert_eq!(y.shape(), vec![1, 3]);
+//! # Ok::<(), keel_layers::Error>(())
+//! ```
+
+mod activation;
+mod activation_layer;
+mod config;
+mod ctx;
+mod dense;
+mod dropout;
+mod error;
+mod flatten;
+mod initializer;
+mod layer;
+pub mod testing;
+
+pub use activation::Activation;
+pub use activation_layer::{ActivationLayer, Softmax};
+pub use config::LayerConfig;
+pub use ctx::{Ctx, Mode};
+pub use dense::{Dense, DenseConfig};
+pub use dropout::Dropout;
+pub use error::{Error, Result};
+pub use flatten::Flatten;
+pub use initializer::Initializer;
+pub use layer::Layer;

@@ -1,1 +1,39 @@
-//! placeholder
+//! Sequential models for Keel: `compile`, `fit`, `evaluate`, `predict`, losses, metrics,
+//! [`History`], progress output and model files.
+//!
+//! ```
+//! use keel_layers::{Activation, Dense, Dropout, Flatten};
+//! use keel_optim::Adam;
+//! use keel_trainer::{Loss, Metric, Sequential};
+//! # fn main() -> keel_trainer::Result<()> {
+//! let mut model = Sequential::new([28, 28])
+//!     .add(Flatten::new())
+//!     .add(Dense::new(32).activation(Activation::Relu))
+//!     .add(Dropout::new(0.2))
+//!     .add(Dense::new(10).activation(Activation::Softmax));
+//! model.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+//! assert_eq!(model.param_count(), 784 * 32 + 32 + 32 * 10 + 10);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod evaluate;
+mod fit;
+mod history;
+mod loss;
+mod metric;
+mod options;
+mod progress;
+mod save;
+mod scores;
+mod sequential;
+
+pub use error::{Error, Result};
+pub use history::History;
+pub use loss::{Loss, TargetKind};
+pub use metric::Metric;
+pub use options::FitOptions;
+pub use progress::Verbosity;
+pub use save::{FORMAT_VERSION, MAGIC};
+pub use scores::Scores;
+pub use sequential::Sequential;

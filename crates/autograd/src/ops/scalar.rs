@@ -96,11 +96,11 @@ mod tests {
     fn gradients_match_finite_differences() {
         let x = tensor(&[3], vec![0.5, -1.0, 2.0]);
         let cfg = GradCheck::default();
-        check_gradients(|_, v| -v[0], &[x.clone()], cfg).unwrap();
-        check_gradients(|_, v| v[0] + 2.0, &[x.clone()], cfg).unwrap();
-        check_gradients(|_, v| v[0] - 2.0, &[x.clone()], cfg).unwrap();
-        check_gradients(|_, v| v[0] * 3.0, &[x.clone()], cfg).unwrap();
-        check_gradients(|_, v| v[0] / 4.0, &[x.clone()], cfg).unwrap();
+        check_gradients(|_, v| -v[0], std::slice::from_ref(&x), cfg).unwrap();
+        check_gradients(|_, v| v[0] + 2.0, std::slice::from_ref(&x), cfg).unwrap();
+        check_gradients(|_, v| v[0] - 2.0, std::slice::from_ref(&x), cfg).unwrap();
+        check_gradients(|_, v| v[0] * 3.0, std::slice::from_ref(&x), cfg).unwrap();
+        check_gradients(|_, v| v[0] / 4.0, std::slice::from_ref(&x), cfg).unwrap();
         check_gradients(|_, v| 1.0 - v[0], &[x], cfg).unwrap();
     }
 }

@@ -1,0 +1,134 @@
+//! One finite-difference gradient check per op, all with `GradCheck::default()`.
+//!
+//! Inputs are drawn from fixed seeds and kept away from kinks and poles: signed inputs
+//! have magnitude in `[0.5, 2]` (ReLU's kink is at 0, division's pole at 0), and inputs to
+//! `log`, `sqrt` and `powf` are positive. Probabilities stay in `[0.2, 0.8]`, far from the
+//! clipping of `binary_cross_entropy`.
+
+use keel_autograd::{check_gradients, GradCheck, Tensor};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Values with magnitude in `[0.5, 2]` and a random sign.
+fn signed(shape: &[usize], seed: u64) -> Tensor {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Tensor::from_shape_simple_fn(shape, || {
+        let m = rng.random_range(0.5..2.0);
+        if rng.random_bool(0.5) {
+            m
+        } else {
+            -m
+        }
+    })
+}
+
+/// Values in `[lo, hi)`.
+fn uniform(shape: &[usize], lo: f32, hi: f32, seed: u64) -> Tensor {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Tensor::from_shape_simple_fn(shape, || rng.random_range(lo..hi))
+}
+
+fn positive(shape: &[usize], seed: u64) -> Tensor {
+    uniform(shape, 0.5, 2.5, seed)
+}
+
+fn probabilities(shape: &[usize], seed: u64) -> Tensor {
+    uniform(shape, 0.2, 0.8, seed)
+}
+
+/// One test per row: `name: inputs => |tape, vars| output`.
+macro_rules! gradcheck {
+    ($($name:ident: $inputs:expr => $f:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            check_gradients($f, &$inputs, GradCheck::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", stringify!($name)));
+        }
+    )*};
+}
+
+gradcheck! {
+    // Binary operators, with and without broadcasting.
+    add: [signed(&[2, 3], 1), signed(&[2, 3], 2)] => |_, v| v[0] + v[1];
+    add_row_broadcast: [signed(&[2, 3], 1), signed(&[3], 2)] => |_, v| v[0] + v[1];
+    add_outer_broadcast: [signed(&[2, 1], 1), signed(&[1, 3], 2)] => |_, v| v[0] + v[1];
+    sub: [signed(&[2, 3], 1), signed(&[2, 3], 2)] => |_, v| v[0] - v[1];
+    sub_row_broadcast: [signed(&[2, 3], 1), signed(&[3], 2)] => |_, v| v[0] - v[1];
+    sub_outer_broadcast: [signed(&[2, 1], 1), signed(&[1, 3], 2)] => |_, v| v[0] - v[1];
+    mul: [signed(&[2, 3], 1), signed(&[2, 3], 2)] => |_, v| v[0] * v[1];
+    mul_row_broadcast: [signed(&[2, 3], 1), signed(&[3], 2)] => |_, v| v[0] * v[1];
+    mul_outer_broadcast: [signed(&[2, 1], 1), signed(&[1, 3], 2)] => |_, v| v[0] * v[1];
+    mul_scalar_broadcast: [signed(&[2, 3], 1), signed(&[], 2)] => |_, v| v[0] * v[1];
+    div: [signed(&[2, 3], 1), signed(&[2, 3], 2)] => |_, v| v[0] / v[1];
+    div_row_broadcast: [signed(&[2, 3], 1), signed(&[3], 2)] => |_, v| v[0] / v[1];
+    div_outer_broadcast: [signed(&[2, 1], 1), signed(&[1, 3], 2)] => |_, v| v[0] / v[1];
+    same_var_twice: [signed(&[2, 3], 1)] => |_, v| v[0] * v[0] + v[0];
+
+    // Negation and operations with an f32 constant.
+    neg: [signed(&[2, 3], 3)] => |_, v| -v[0];
+    add_constant: [signed(&[2, 3], 3)] => |_, v| v[0] + 1.5;
+    sub_constant: [signed(&[2, 3], 3)] => |_, v| v[0] - 1.5;
+    mul_constant: [signed(&[2, 3], 3)] => |_, v| v[0] * -2.0;
+    div_constant: [signed(&[2, 3], 3)] => |_, v| v[0] / 4.0;
+    constant_sub: [signed(&[2, 3], 3)] => |_, v| 1.0 - v[0];
+
+    matmul: [signed(&[2, 3], 4), signed(&[3, 4], 5)] => |_, v| v[0].matmul(v[1]);
+
+    // Element-wise functions.
+    sigmoid: [signed(&[2, 3], 6)] => |_, v| v[0].sigmoid();
+    exp: [signed(&[2, 3], 6)] => |_, v| v[0].exp();
+    log: [positive(&[2, 3], 7)] => |_, v| v[0].log();
+    sqrt: [positive(&[2, 3], 7)] => |_, v| v[0].sqrt();
+    powf: [positive(&[2, 3], 7)] => |_, v| v[0].powf(2.5);
+    powf_negative_exponent: [positive(&[2, 3], 7)] => |_, v| v[0].powf(-1.5);
+    relu: [signed(&[2, 3], 8)] => |_, v| v[0].relu();
+    leaky_relu: [signed(&[2, 3], 8)] => |_, v| v[0].leaky_relu(0.2);
+    tanh: [signed(&[2, 3], 8)] => |_, v| v[0].tanh();
+
+    // Softmax family, along first, middle and last axes.
+    softmax_last_axis: [signed(&[2, 4], 9)] => |_, v| v[0].softmax(1);
+    softmax_first_axis: [signed(&[3, 2], 9)] => |_, v| v[0].softmax(0);
+    softmax_middle_axis: [signed(&[2, 3, 2], 9)] => |_, v| v[0].softmax(1);
+    log_softmax_last_axis: [signed(&[2, 4], 10)] => |_, v| v[0].log_softmax(1);
+    log_softmax_middle_axis: [signed(&[2, 3, 2], 10)] => |_, v| v[0].log_softmax(1);
+
+    // Reductions.
+    sum: [signed(&[2, 3], 11)] => |_, v| v[0].sum();
+    sum_axis: [signed(&[2, 3, 2], 11)] => |_, v| v[0].sum_axis(1, false);
+    sum_axis_keep_dims: [signed(&[2, 3, 2], 11)] => |_, v| v[0].sum_axis(2, true);
+    mean: [signed(&[2, 3], 12)] => |_, v| v[0].mean();
+    mean_axis: [signed(&[2, 3, 2], 12)] => |_, v| v[0].mean_axis(0, false);
+    mean_axis_keep_dims: [signed(&[2, 3, 2], 12)] => |_, v| v[0].mean_axis(1, true);
+
+    // Shape operations.
+    reshape: [signed(&[2, 3], 13)] => |_, v| v[0].reshape(&[3, 1, 2]);
+    transpose: [signed(&[2, 3], 13)] => |_, v| v[0].transpose();
+    permute: [signed(&[2, 3, 4], 13)] => |_, v| v[0].permute(&[2, 0, 1]);
+    transpose_then_reshape: [signed(&[2, 3], 13)] => |_, v| v[0].transpose().reshape(&[6]);
+
+    dropout_mask: [signed(&[2, 3], 14)] => |_, v| {
+        v[0].dropout_mask(keel_autograd::tensor(&[2, 3], vec![2.0, 0.0, 2.0, 0.0, 2.0, 2.0]))
+    };
+
+    // Fused losses, each per sample.
+    sparse_softmax_cross_entropy: [signed(&[3, 4], 15)] => |_, v| {
+        v[0].sparse_softmax_cross_entropy(&[3, 0, 1])
+    };
+    softmax_cross_entropy: [signed(&[3, 4], 15)] => |_, v| {
+        v[0].softmax_cross_entropy(probabilities(&[3, 4], 16))
+    };
+    sigmoid_binary_cross_entropy: [signed(&[3, 2], 17)] => |_, v| {
+        v[0].sigmoid_binary_cross_entropy(uniform(&[3, 2], 0.0, 1.0, 18))
+    };
+    binary_cross_entropy: [probabilities(&[3, 2], 19)] => |_, v| {
+        v[0].binary_cross_entropy(uniform(&[3, 2], 0.0, 1.0, 18))
+    };
+    mean_squared_error: [signed(&[3, 2], 20)] => |_, v| {
+        v[0].mean_squared_error(signed(&[3, 2], 21))
+    };
+
+    // A dense layer, an activation and a loss, end to end: every kind of node at once.
+    dense_relu_cross_entropy: [signed(&[4, 3], 22), signed(&[3, 2], 23), signed(&[2], 24)] => |_, v| {
+        (v[0].matmul(v[1]) + v[2]).relu().sparse_softmax_cross_entropy(&[0, 1, 1, 0]).mean()
+    };
+}

@@ -1,0 +1,211 @@
+//! Turning samples of a [`Dataset`] into `f32` batches.
+
+use ndarray::{Array2, ArrayD, Dimension, IxDyn};
+
+use crate::dataset::{Dataset, Features, TargetStore};
+use crate::targets::BatchTargets;
+
+/// A batch of samples: features `x` of shape `[n, ..sample_shape]` and their targets.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> keel_data::Result<()> {
+/// use keel_data::{BatchTargets, Dataset, Targets};
+/// let ds = Dataset::from_u8(vec![10, 20, 30], vec![1], 0.1, Targets::Classes(vec![7, 8, 9]))?;
+/// let batch = ds.gather(&[2, 0]);
+/// assert_eq!(batch.len(), 2);
+/// assert_eq!(batch.x.shape(), [2, 1]);
+/// assert_eq!(batch.y, BatchTargets::Classes(vec![9, 7]));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// Features, shape `[n, ..sample_shape]`.
+    pub x: ArrayD<f32>,
+    /// Targets: `n` classes or an `[n, k]` array.
+    pub y: BatchTargets,
+}
+
+impl Batch {
+    /// The number of samples in the batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(keel_data::Batch::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Whether the batch has no samples.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(keel_data::Batch::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for Batch {
+    /// An empty batch (`x` of shape `[0]`, no classes) that allocates nothing,
+    /// ready to be filled by [`Dataset::gather_into`].
+    fn default() -> Self {
+        Batch {
+            x: empty_array(),
+            y: BatchTargets::Classes(Vec::new()),
+        }
+    }
+}
+
+impl Dataset {
+    /// Copies the samples at `indices` (relative to this view, in that order,
+    /// repeats allowed) into a new [`Batch`], converting bytes to `f32`.
+    ///
+    /// # Panics
+    ///
+    /// If an index is `>= len()`: batch indices come from Keel's own
+    /// iteration, so a bad one is a bug, not a user error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> keel_data::Result<()> {
+    /// use keel_data::{BatchTargets, Dataset, Targets};
+    /// let ds = Dataset::from_u8(vec![0, 1, 2, 3, 4, 5], vec![2], 2.0, Targets::Classes(vec![0, 1, 2]))?;
+    /// let batch = ds.gather(&[1, 1]);
+    /// assert_eq!(batch.x, ndarray::array![[4.0, 6.0], [4.0, 6.0]].into_dyn());
+    /// assert_eq!(batch.y, BatchTargets::Classes(vec![1, 1]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn gather(&self, indices: &[usize]) -> Batch {
+        let mut batch = Batch::default();
+        self.gather_into(indices, &mut batch);
+        batch
+    }
+
+    /// Like [`gather`](Dataset::gather), but refills `batch`, reusing its
+    /// buffers: once they have grown to the batch size, later calls allocate nothing.
+    ///
+    /// # Panics
+    ///
+    /// If an index is `>= len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> keel_data::Result<()> {
+    /// use keel_data::{batch_ranges, Batch, Dataset, Targets};
+    /// let ds = Dataset::from_u8(vec![0; 50], vec![5], 1.0, Targets::Classes(vec![0; 10]))?;
+    /// let order: Vec<usize> = (0..ds.len()).rev().collect();
+    /// let mut batch = Batch::default();
+    /// for range in batch_ranges(ds.len(), 4)? {
+    ///     ds.gather_into(&order[range], &mut batch);
+    ///     assert_eq!(batch.x.shape()[1..], [5]);
+    /// }
+    /// assert_eq!(batch.len(), 2); // the last, smaller batch
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn gather_into(&self, indices: &[usize], batch: &mut Batch) {
+        for &i in indices {
+            assert!(
+                i < self.len(),
+                "gather: index {i} out of range for a dataset of length {}",
+                self.len()
+            );
+        }
+        let n = indices.len();
+        let (mut x, _) = std::mem::replace(&mut batch.x, empty_array()).into_raw_vec_and_offset();
+        x.clear();
+        x.reserve(n * self.sample_size);
+        self.extend_features(indices.iter().copied(), &mut x);
+        let mut shape = IxDyn::zeros(1 + self.sample_shape().len());
+        shape.slice_mut()[0] = n;
+        shape.slice_mut()[1..].copy_from_slice(self.sample_shape());
+        batch.x =
+            ArrayD::from_shape_vec(shape, x).expect("gather: buffer length matches batch shape");
+
+        let rows = indices.iter().map(|&i| self.offset + i);
+        match &self.targets {
+            TargetStore::Classes { data, .. } => {
+                if !matches!(batch.y, BatchTargets::Classes(_)) {
+                    batch.y = BatchTargets::Classes(Vec::with_capacity(n));
+                }
+                if let BatchTargets::Classes(y) = &mut batch.y {
+                    y.clear();
+                    y.extend(rows.map(|r| data[r]));
+                }
+            }
+            TargetStore::Dense(data) => {
+                let old = std::mem::replace(&mut batch.y, BatchTargets::Classes(Vec::new()));
+                let mut y = match old {
+                    BatchTargets::Dense(a) => a.into_raw_vec_and_offset().0,
+                    BatchTargets::Classes(_) => Vec::new(),
+                };
+                y.clear();
+                for r in rows {
+                    y.extend(data.row(r).iter().copied());
+                }
+                let y = Array2::from_shape_vec((n, data.ncols()), y)
+                    .expect("gather: buffer length matches target shape");
+                batch.y = BatchTargets::Dense(y);
+            }
+        }
+    }
+
+    /// All features of this view as one `f32` array of shape `[len, ..sample_shape]`.
+    ///
+    /// Converts every sample at once: fine for small sets, prefer
+    /// [`gather`](Dataset::gather) batch by batch for large ones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> keel_data::Result<()> {
+    /// use keel_data::{Dataset, Targets};
+    /// let ds = Dataset::from_u8(vec![0, 255], vec![1, 1], 1.0 / 255.0, Targets::Classes(vec![0, 1]))?;
+    /// let x = ds.x_f32();
+    /// assert_eq!(x.shape(), [2, 1, 1]);
+    /// assert_eq!(x[[1, 0, 0]], 1.0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn x_f32(&self) -> ArrayD<f32> {
+        let mut x = Vec::with_capacity(self.len() * self.sample_size);
+        self.extend_features(0..self.len(), &mut x);
+        let shape: Vec<usize> = std::iter::once(self.len())
+            .chain(self.sample_shape().iter().copied())
+            .collect();
+        ArrayD::from_shape_vec(shape, x).expect("x_f32: buffer length matches shape")
+    }
+
+    /// Appends the features of the samples `indices` (relative, in range) to `out`.
+    fn extend_features(&self, indices: impl Iterator<Item = usize>, out: &mut Vec<f32>) {
+        let size = self.sample_size;
+        for i in indices {
+            let start = (self.offset + i) * size;
+            match &self.features {
+                Features::U8 { data, scale } => {
+                    out.extend(
+                        data[start..start + size]
+                            .iter()
+                            .map(|&p| f32::from(p) * scale),
+                    );
+                }
+                Features::F32(data) => out.extend_from_slice(&data[start..start + size]),
+            }
+        }
+    }
+}
+
+/// An `[0]`-shaped array, which allocates nothing.
+fn empty_array() -> ArrayD<f32> {
+    ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).expect("shape [0] holds 0 elements")
+}

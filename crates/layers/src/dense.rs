@@ -1,0 +1,194 @@
+//! A densely connected layer: `activation(x @ kernel + bias)`.
+
+use crate::{Activation, Ctx, Error, Initializer, Layer, LayerConfig, Result};
+use keel_autograd::{Param, Var};
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+/// The configuration of a [`Dense`] layer (what a checkpoint stores).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DenseConfig {
+    /// Output features.
+    pub units: usize,
+    /// Applied to the affine output. Defaults to [`Activation::Linear`].
+    pub activation: Activation,
+    /// Whether a bias is added. Defaults to `true`.
+    pub use_bias: bool,
+    /// Defaults to [`Initializer::GlorotUniform`].
+    pub kernel_initializer: Initializer,
+    /// Defaults to [`Initializer::Zeros`].
+    pub bias_initializer: Initializer,
+}
+
+/// Densely connected layer, as Keras's `Dense(units, activation)`.
+///
+/// Input `[batch, features]`, output `[batch, units]`; kernel `[features, units]`.
+///
+/// ```
+/// use keel_layers::{Activation, Dense, Layer};
+/// use rand::SeedableRng;
+/// let mut dense = Dense::new(32).activation(Activation::Relu);
+/// let out = dense.build(&[784], &mut rand::rngs::StdRng::seed_from_u64(0))?;
+/// assert_eq!(out, vec![32]);
+/// assert_eq!(dense.params().len(), 2);
+/// # Ok::<(), keel_layers::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dense {
+    config: DenseConfig,
+    kernel: Option<Param>,
+    bias: Option<Param>,
+}
+
+impl Dense {
+    /// An unbuilt layer with `units` outputs, linear activation, Glorot-uniform kernel and zero bias.
+    pub fn new(units: usize) -> Self {
+        Dense::from_config(DenseConfig {
+            units,
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+        })
+    }
+
+    /// An unbuilt layer from its configuration.
+    pub fn from_config(config: DenseConfig) -> Self {
+        Dense {
+            config,
+            kernel: None,
+            bias: None,
+        }
+    }
+
+    /// Sets the activation.
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.config.activation = activation;
+        self
+    }
+
+    /// Sets whether a bias is used.
+    pub fn use_bias(mut self, use_bias: bool) -> Self {
+        self.config.use_bias = use_bias;
+        self
+    }
+
+    /// Sets the kernel initializer.
+    pub fn kernel_initializer(mut self, init: Initializer) -> Self {
+        self.config.kernel_initializer = init;
+        self
+    }
+
+    /// Sets the bias initializer.
+    pub fn bias_initializer(mut self, init: Initializer) -> Self {
+        self.config.bias_initializer = init;
+        self
+    }
+
+    fn affine<'t>(&self, x: Var<'t>) -> Var<'t> {
+        let tape = x.tape();
+        let kernel = self.kernel.as_ref().expect("dense: forward before build");
+        let z = x.matmul(tape.param(kernel));
+        match &self.bias {
+            Some(bias) => z + tape.param(bias),
+            None => z,
+        }
+    }
+}
+
+fn check_initializer(init: Initializer, parameter: &'static str) -> Result<()> {
+    if let Initializer::RandomNormal { mean, stddev } = init {
+        if !(mean.is_finite() && stddev.is_finite() && stddev >= 0.0) {
+            return Err(Error::InvalidArgument {
+                layer: "dense".into(),
+                parameter,
+                expected: "RandomNormal with a finite mean and a finite stddev >= 0",
+                found: format!("mean {mean}, stddev {stddev}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Layer for Dense {
+    fn kind(&self) -> &'static str {
+        "dense"
+    }
+
+    fn build(&mut self, input_shape: &[usize], rng: &mut StdRng) -> Result<Vec<usize>> {
+        let &[features] = input_shape else {
+            return Err(Error::IncompatibleInput {
+                layer: "dense".into(),
+                expected: "[features] (rank 1; add a Flatten layer first)".into(),
+                found: input_shape.to_vec(),
+            });
+        };
+        if self.config.units == 0 || features == 0 {
+            return Err(Error::InvalidArgument {
+                layer: "dense".into(),
+                parameter: "units",
+                expected: "at least 1, with at least 1 input feature",
+                found: format!("units {} on {features} input features", self.config.units),
+            });
+        }
+        check_initializer(self.config.kernel_initializer, "kernel_initializer")?;
+        check_initializer(self.config.bias_initializer, "bias_initializer")?;
+        let units = self.config.units;
+        self.kernel = Some(Param::new(self.config.kernel_initializer.sample(&[features, units], rng)));
+        self.bias = self
+            .config
+            .use_bias
+            .then(|| Param::new(self.config.bias_initializer.sample(&[units], rng)));
+        Ok(vec![units])
+    }
+
+    fn forward<'t>(&self, x: Var<'t>, _ctx: &mut Ctx<'_>) -> Var<'t> {
+        self.config.activation.apply(self.affine(x))
+    }
+
+    fn final_activation(&self) -> Activation {
+        self.config.activation.fusable()
+    }
+
+    fn forward_logits<'t>(&self, x: Var<'t>, _ctx: &mut Ctx<'_>) -> Var<'t> {
+        self.config.activation.unfused().apply(self.affine(x))
+    }
+
+    fn params(&self) -> Vec<(&'static str, &Param)> {
+        let kernel = self.kernel.iter().map(|p| ("kernel", p));
+        kernel.chain(self.bias.iter().map(|p| ("bias", p))).collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<(&'static str, &mut Param)> {
+        let kernel = self.kernel.iter_mut().map(|p| ("kernel", p));
+        kernel.chain(self.bias.iter_mut().map(|p| ("bias", p))).collect()
+    }
+
+    fn config(&self) -> Option<LayerConfig> {
+        Some(LayerConfig::Dense(self.config.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::check_layer;
+
+    #[test]
+    fn dense_passes_the_layer_harness() {
+        check_layer(Dense::new(4).activation(Activation::Tanh), &[3], &[4], 3 * 4 + 4);
+        check_layer(Dense::new(2).use_bias(false), &[5], &[2], 10);
+    }
+
+    #[test]
+    fn rank_two_input_is_an_error_naming_both_shapes() {
+        let err = Dense::new(4).build(&[28, 28], &mut crate::testing::rng()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("dense") && msg.contains("[28, 28]") && msg.contains("[features]"), "{msg}");
+    }
+
+    #[test]
+    fn zero_units_is_an_error() {
+        assert!(Dense::new(0).build(&[3], &mut crate::testing::rng()).is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! Inverted dropout.
+
+use crate::{Ctx, Error, Layer, LayerConfig, Mode, Result};
+use keel_autograd::{Tensor, Var};
+use rand::rngs::StdRng;
+use rand::Rng;
+
+/// Zeroes each input with probability `rate` during training and scales the survivors by
+/// `1 / (1 - rate)`, so evaluation is the identity (Keras `Dropout`, Srivastava et al. 2014).
+///
+/// ```
+/// use keel_layers::{Dropout, Layer};
+/// use rand::SeedableRng;
+/// let mut dropout = Dropout::new(0.2);
+/// assert_eq!(dropout.build(&[32], &mut rand::rngs::StdRng::seed_from_u64(0))?, vec![32]);
+/// # Ok::<(), keel_layers::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dropout {
+    rate: f32,
+}
+
+impl Dropout {
+    /// A dropout layer that drops a fraction `rate` in `[0, 1)` of its inputs.
+    pub fn new(rate: f32) -> Self {
+        Dropout { rate }
+    }
+
+    /// The drop probability.
+    pub fn rate(&self) -> f32 {
+        self.rate
+    }
+}
+
+impl Layer for Dropout {
+    fn kind(&self) -> &'static str {
+        "dropout"
+    }
+
+    fn build(&mut self, input_shape: &[usize], _rng: &mut StdRng) -> Result<Vec<usize>> {
+        if !(0.0..1.0).contains(&self.rate) {
+            return Err(Error::InvalidArgument {
+                layer: "dropout".into(),
+                parameter: "rate",
+                expected: "in [0, 1)",
+                found: self.rate.to_string(),
+            });
+        }
+        Ok(input_shape.to_vec())
+    }
+
+    fn forward<'t>(&self, x: Var<'t>, ctx: &mut Ctx<'_>) -> Var<'t> {
+        if ctx.mode() == Mode::Eval || self.rate == 0.0 {
+            return x;
+        }
+        let keep = 1.0 - self.rate;
+        let scale = 1.0 / keep;
+        let rng = ctx.rng();
+        let mask = Tensor::from_shape_simple_fn(x.value().raw_dim(), || {
+            if rng.random::<f32>() < keep {
+                scale
+            } else {
+                0.0
+            }
+        });
+        x.dropout_mask(mask)
+    }
+
+    fn config(&self) -> Option<LayerConfig> {
+        Some(LayerConfig::Dropout { rate: self.rate })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{check_layer, rng};
+    use keel_autograd::Tape;
+
+    #[test]
+    fn dropout_passes_the_layer_harness() {
+        check_layer(Dropout::new(0.5), &[6], &[6], 0);
+    }
+
+    #[test]
+    fn training_keeps_the_expected_fraction_scaled() {
+        let tape = Tape::new();
+        let x = tape.constant(Tensor::ones(ndarray::IxDyn(&[100, 100])));
+        let mut r = rng();
+        let y = Dropout::new(0.2).forward(x, &mut Ctx::new(Mode::Train, &mut r)).value();
+        let kept = y.iter().filter(|&&v| v != 0.0).count() as f32 / 10_000.0;
+        assert!((kept - 0.8).abs() < 0.02, "kept {kept}");
+        assert!(y.iter().all(|&v| v == 0.0 || (v - 1.25).abs() < 1e-6));
+    }
+
+    #[test]
+    fn rate_out_of_range_is_an_error() {
+        let err = Dropout::new(1.5).build(&[3], &mut rng()).unwrap_err();
+        assert!(err.to_string().contains("[0, 1)") && err.to_string().contains("1.5"));
+    }
+}

@@ -1,0 +1,51 @@
+//! The `Layer` trait every layer implements.
+
+use crate::{Activation, Ctx, LayerConfig, Result};
+use keel_autograd::{Param, Var};
+use rand::rngs::StdRng;
+
+/// A building block of a `Sequential` model (in `keel-trainer`).
+///
+/// A layer is created unbuilt (as in Keras); [`Layer::build`] receives the per-sample
+/// input shape when the layer is added to a model, creates the weights, and returns the
+/// per-sample output shape, or an `Err` when the layer cannot take that input. Shapes
+/// never include the batch axis.
+pub trait Layer: std::fmt::Debug + Send {
+    /// The Keras-style kind name ("dense", "dropout", ...), used to name layers.
+    fn kind(&self) -> &'static str;
+
+    /// Creates the weights for `input_shape` and returns the output shape.
+    ///
+    /// # Errors
+    /// [`Error::IncompatibleInput`](crate::Error::IncompatibleInput) when the layer cannot
+    /// take `input_shape`, and [`Error::InvalidArgument`](crate::Error::InvalidArgument) for
+    /// a hyper-parameter out of range.
+    fn build(&mut self, input_shape: &[usize], rng: &mut StdRng) -> Result<Vec<usize>>;
+
+    /// Computes the output for a batch `x` of shape `[batch, ..input_shape]`.
+    fn forward<'t>(&self, x: Var<'t>, ctx: &mut Ctx<'_>) -> Var<'t>;
+
+    /// The softmax or sigmoid this layer applies last, which a loss may fuse into a
+    /// numerically stable form; [`Activation::Linear`] when there is none to fuse.
+    fn final_activation(&self) -> Activation {
+        Activation::Linear
+    }
+
+    /// Like [`forward`](Layer::forward), but without the [`final_activation`](Layer::final_activation).
+    fn forward_logits<'t>(&self, x: Var<'t>, ctx: &mut Ctx<'_>) -> Var<'t> {
+        self.forward(x, ctx)
+    }
+
+    /// The trainable parameters by local name ("kernel", "bias").
+    fn params(&self) -> Vec<(&'static str, &Param)> {
+        Vec::new()
+    }
+
+    /// Mutable access to the trainable parameters, in the same order as [`params`](Layer::params).
+    fn params_mut(&mut self) -> Vec<(&'static str, &mut Param)> {
+        Vec::new()
+    }
+
+    /// The serializable configuration, or `None` for a custom layer (weights-only saves).
+    fn config(&self) -> Option<LayerConfig>;
+}

@@ -1,0 +1,138 @@
+//! The one error type of `keel-optim`.
+
+/// Everything an optimizer can report instead of panicking.
+///
+/// Messages are lowercase and say what was expected and what was found.
+///
+/// ```
+/// use keel_optim::{Adam, Error, Optimizer};
+/// let err = Optimizer::try_from(Adam::new(-1.0)).unwrap_err();
+/// assert!(matches!(err, Error::InvalidLearningRate { .. }));
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid learning rate: expected a finite number >= 0, found -1"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A parameter handed to [`Optimizer::step`](crate::Optimizer::step) has no gradient.
+    #[error(
+        "parameter `{name}` has no gradient: expected one from the backward pass, found none \
+         (is it used in the loss?)"
+    )]
+    MissingGradient {
+        /// The parameter's name.
+        name: String,
+    },
+
+    /// A gradient's shape differs from its parameter's shape.
+    #[error("gradient of parameter `{name}` has shape {grad:?}: expected the parameter's shape {param:?}")]
+    ShapeMismatch {
+        /// The parameter's name.
+        name: String,
+        /// The parameter's shape.
+        param: Vec<usize>,
+        /// The gradient's shape.
+        grad: Vec<usize>,
+    },
+
+    /// The optimizer state kept under a parameter's name has another shape than the parameter
+    /// (for example, the optimizer was used with another model).
+    #[error(
+        "optimizer state of parameter `{name}` has shape {state:?}: expected the parameter's \
+         shape {param:?}"
+    )]
+    StateShapeMismatch {
+        /// The parameter's name.
+        name: String,
+        /// The parameter's shape.
+        param: Vec<usize>,
+        /// The shape of the stored state.
+        state: Vec<usize>,
+    },
+
+    /// Two parameters of one step share a name, so their optimizer state would collide.
+    #[error("parameter name `{name}` appears more than once in one step: expected unique names")]
+    DuplicateParameter {
+        /// The repeated name.
+        name: String,
+    },
+
+    /// The learning rate is negative, NaN or infinite.
+    #[error("invalid learning rate: expected a finite number >= 0, found {found}")]
+    InvalidLearningRate {
+        /// The rejected value.
+        found: f32,
+    },
+
+    /// A hyper-parameter of an update rule is out of range.
+    #[error("invalid {rule} hyper-parameter `{name}`: expected {expected}, found {found}")]
+    InvalidHyperParameter {
+        /// The rule's name, such as `"adam"`.
+        rule: &'static str,
+        /// The hyper-parameter's name, such as `"beta_1"`.
+        name: &'static str,
+        /// The accepted range, such as `"a number in [0, 1)"`.
+        expected: &'static str,
+        /// The rejected value.
+        found: f32,
+    },
+
+    /// A clipping threshold is not a finite positive number.
+    #[error("invalid {clip}: expected a finite number > 0, found {found}")]
+    InvalidClip {
+        /// The Keras name of the clipping mode: `clipvalue`, `clipnorm` or `global_clipnorm`.
+        clip: &'static str,
+        /// The rejected threshold.
+        found: f32,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Checks that `found` lies in `[low, high)` (or `[low, high]` when `high_inclusive`).
+pub(crate) fn check_range(
+    rule: &'static str,
+    name: &'static str,
+    found: f32,
+    (low, high, high_inclusive): (f32, f32, bool),
+    expected: &'static str,
+) -> Result<()> {
+    let below_high = if high_inclusive {
+        found <= high
+    } else {
+        found < high
+    };
+    if found >= low && below_high {
+        Ok(())
+    } else {
+        Err(Error::InvalidHyperParameter {
+            rule,
+            name,
+            expected,
+            found,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + std::error::Error>() {}
+        assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn range_check_rejects_nan_and_edges() {
+        let unit = (0.0, 1.0, false);
+        assert!(check_range("adam", "beta_1", 0.0, unit, "a number in [0, 1)").is_ok());
+        assert!(check_range("adam", "beta_1", 1.0, unit, "a number in [0, 1)").is_err());
+        assert!(check_range("adam", "beta_1", f32::NAN, unit, "a number in [0, 1)").is_err());
+        assert!(check_range("sgd", "momentum", 1.0, (0.0, 1.0, true), "[0, 1]").is_ok());
+    }
+}

@@ -1,0 +1,95 @@
+//! The trainer's error type, wrapping the errors of the crates below it.
+
+use std::path::PathBuf;
+
+/// What can go wrong while building, training, evaluating, saving or loading a model.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A layer could not be built or configured.
+    #[error(transparent)]
+    Layer(#[from] keel_layers::Error),
+    /// The optimizer rejected its configuration or a step.
+    #[error(transparent)]
+    Optim(#[from] keel_optim::Error),
+    /// A dataset could not be read or is malformed.
+    #[error(transparent)]
+    Data(#[from] keel_data::Error),
+    /// `fit` or `evaluate` was called before `compile`.
+    #[error("the model is not compiled: call compile(optimizer, loss, metrics) before {operation}")]
+    NotCompiled {
+        /// What was attempted.
+        operation: &'static str,
+    },
+    /// An option is out of its range.
+    #[error("{option} must be {expected}, found {found}")]
+    InvalidOption {
+        /// The option's Keras name.
+        option: &'static str,
+        /// The allowed values, in words.
+        expected: &'static str,
+        /// The value given.
+        found: String,
+    },
+    /// The data's per-sample shape does not match the model's input.
+    #[error("input shape mismatch: the model expects samples of shape {expected:?}, found {found:?}")]
+    InputShape {
+        /// The model's input shape.
+        expected: Vec<usize>,
+        /// The dataset's sample shape.
+        found: Vec<usize>,
+    },
+    /// The targets do not fit the loss or the output layer.
+    #[error("{loss}: expected {expected}, found {found}")]
+    Targets {
+        /// The loss's Keras name.
+        loss: &'static str,
+        /// What the loss needs.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+    /// Training produced a non-finite loss.
+    #[error("the loss became non-finite ({value}) at epoch {epoch}, step {step}")]
+    NonFiniteLoss {
+        /// The loss value.
+        value: f32,
+        /// The 1-based epoch.
+        epoch: usize,
+        /// The 1-based step in that epoch.
+        step: usize,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A model file is not in the format this version reads.
+    #[error("{path}: {problem}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, saying what was expected and what was found.
+        problem: String,
+    },
+    /// A custom layer has no configuration, so the model cannot be saved whole.
+    #[error("layer {index} ({kind}) has no serializable config; save its weights instead")]
+    UnserializableLayer {
+        /// The layer's position.
+        index: usize,
+        /// The layer's kind.
+        kind: &'static str,
+    },
+}
+
+/// The result type of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<std::convert::Infallible> for Error {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}

@@ -1,0 +1,258 @@
+//! `Sequential`: a stack of layers with shapes checked as they are added.
+
+use crate::{Error, Loss, Metric, Result};
+use keel_autograd::{Param, Var};
+use keel_layers::{Activation, Ctx, Layer};
+use keel_optim::Optimizer;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// What `compile` fixes: how the model is trained.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub(crate) optimizer: Optimizer,
+    pub(crate) loss: Loss,
+    pub(crate) metrics: Vec<Metric>,
+}
+
+/// A linear stack of layers, as Keras's `Sequential`.
+///
+/// Each [`add`](Sequential::add) builds the layer for the previous layer's output shape.
+/// A layer that cannot take its input is recorded and returned as an `Err` by
+/// [`compile`](Sequential::compile) (or [`check`](Sequential::check)), naming the layer and
+/// both shapes, so the builder chain needs no `?` after every `add`.
+///
+/// ```
+/// use keel_layers::{Activation, Dense, Flatten};
+/// use keel_trainer::Sequential;
+/// let model = Sequential::new([28, 28])
+///     .add(Flatten::new())
+///     .add(Dense::new(10).activation(Activation::Softmax));
+/// assert_eq!(model.output_shape(), &[10]);
+/// assert_eq!(model.param_count(), 784 * 10 + 10);
+/// ```
+#[derive(Debug)]
+pub struct Sequential {
+    input_shape: Vec<usize>,
+    pub(crate) layers: Vec<Box<dyn Layer>>,
+    names: Vec<String>,
+    shapes: Vec<Vec<usize>>,
+    seed: u64,
+    build_error: Option<keel_layers::Error>,
+    pub(crate) compiled: Option<Compiled>,
+}
+
+/// The weight-initialisation seed of layer `index`, so that inserting the seed later
+/// (with [`Sequential::seed`]) re-creates the same weights as setting it first.
+fn layer_rng(seed: u64, index: usize) -> StdRng {
+    StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(index as u64))
+}
+
+fn type_name(kind: &str) -> String {
+    let mut chars = kind.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+impl Sequential {
+    /// An empty model taking samples of `input_shape` (without the batch axis).
+    pub fn new(input_shape: impl AsRef<[usize]>) -> Self {
+        Sequential {
+            input_shape: input_shape.as_ref().to_vec(),
+            layers: Vec::new(),
+            names: Vec::new(),
+            shapes: Vec::new(),
+            seed: 0,
+            build_error: None,
+            compiled: None,
+        }
+    }
+
+    /// Sets the weight-initialisation seed (default 0) and re-creates every layer's weights.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        let layers = std::mem::take(&mut self.layers);
+        self.names.clear();
+        self.shapes.clear();
+        self.build_error = None;
+        for layer in layers {
+            self.push_boxed(layer);
+        }
+        self
+    }
+
+    /// Appends a layer, building it for the current output shape.
+    pub fn add(mut self, layer: impl Layer + 'static) -> Self {
+        self.push_boxed(Box::new(layer));
+        self
+    }
+
+    /// Appends an already boxed layer (as [`LayerConfig::build`](keel_layers::LayerConfig::build) returns).
+    pub fn push_boxed(&mut self, mut layer: Box<dyn Layer>) {
+        if self.build_error.is_some() {
+            self.layers.push(layer);
+            return;
+        }
+        let index = self.layers.len();
+        let input = self.output_shape().to_vec();
+        match layer.build(&input, &mut layer_rng(self.seed, index)) {
+            Ok(shape) => {
+                let same_kind = self.layers.iter().filter(|l| l.kind() == layer.kind()).count();
+                self.names.push(match same_kind {
+                    0 => layer.kind().to_string(),
+                    n => format!("{}_{n}", layer.kind()),
+                });
+                self.shapes.push(shape);
+            }
+            Err(e) => self.build_error = Some(e),
+        }
+        self.layers.push(layer);
+    }
+
+    /// Returns the first error met while adding layers, if any.
+    ///
+    /// # Errors
+    /// The error of the first layer that could not take its input.
+    pub fn check(&self) -> Result<()> {
+        match &self.build_error {
+            Some(e) => Err(Error::Layer(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Fixes the optimizer, the loss and the metrics used by [`fit`](Sequential::fit).
+    ///
+    /// # Errors
+    /// The first layer error met while building, or an optimizer configuration error.
+    pub fn compile<O>(&mut self, optimizer: O, loss: Loss, metrics: &[Metric]) -> Result<()>
+    where
+        O: TryInto<Optimizer>,
+        Error: From<O::Error>,
+    {
+        self.check()?;
+        let optimizer = optimizer.try_into()?;
+        let mut unique = Vec::new();
+        for &metric in metrics {
+            if !unique.contains(&metric) {
+                unique.push(metric);
+            }
+        }
+        self.compiled = Some(Compiled {
+            optimizer,
+            loss,
+            metrics: unique,
+        });
+        Ok(())
+    }
+
+    /// The weight-initialisation seed.
+    pub fn seed_value(&self) -> u64 {
+        self.seed
+    }
+
+    /// The per-sample input shape.
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// The per-sample output shape of the last built layer (the input shape when empty).
+    pub fn output_shape(&self) -> &[usize] {
+        self.shapes.last().map(Vec::as_slice).unwrap_or(&self.input_shape)
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[Box<dyn Layer>] {
+        &self.layers
+    }
+
+    /// The Keras-style names of the layers ("dense", "dense_1", ...).
+    pub fn layer_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The total number of scalars in all parameters.
+    pub fn param_count(&self) -> usize {
+        self.named_params().iter().map(|(_, p)| p.len()).sum()
+    }
+
+    /// Every parameter with its path, `"{index}.{kind}.{name}"` (e.g. `"1.dense.kernel"`).
+    pub fn named_params(&self) -> Vec<(String, &Param)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for (name, p) in layer.params() {
+                out.push((format!("{i}.{}.{name}", layer.kind()), p));
+            }
+        }
+        out
+    }
+
+    /// Mutable access to every parameter with its path, in [`named_params`](Sequential::named_params) order.
+    pub fn named_params_mut(&mut self) -> Vec<(String, &mut Param)> {
+        params_of(&mut self.layers)
+    }
+
+    /// The activation the last layer applies, which losses fuse.
+    pub(crate) fn output_activation(&self) -> Activation {
+        self.layers.last().map_or(Activation::Linear, |l| l.final_activation())
+    }
+
+    /// Runs the stack, leaving the last layer's softmax or sigmoid unapplied (and returned)
+    /// so the loss can fuse it.
+    pub(crate) fn forward_split<'t>(&self, x: Var<'t>, ctx: &mut Ctx<'_>) -> (Var<'t>, Activation) {
+        let Some((last, body)) = self.layers.split_last() else {
+            return (x, Activation::Linear);
+        };
+        let hidden = body.iter().fold(x, |h, layer| layer.forward(h, ctx));
+        (last.forward_logits(hidden, ctx), last.final_activation())
+    }
+
+    /// A Keras-style table of the layers, their output shapes and parameter counts.
+    pub fn summary_string(&self) -> String {
+        let rows: Vec<(String, String, usize)> = self
+            .layers
+            .iter()
+            .zip(&self.names)
+            .zip(&self.shapes)
+            .map(|((layer, name), shape)| {
+                let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+                let count = layer.params().iter().map(|(_, p)| p.len()).sum();
+                (format!("{name} ({})", type_name(layer.kind())), format!("(None, {})", dims.join(", ")), count)
+            })
+            .collect();
+        let total = self.param_count();
+        let bytes = |n: usize| format!("{:.2} KB", n as f64 * 4.0 / 1024.0);
+        let line = |c: char| format!("{}\n", c.to_string().repeat(66));
+        let mut out = String::from("Model: \"sequential\"\n");
+        out += &line('=');
+        out += &format!("{:<30}{:<24}{:>12}\n", "Layer (type)", "Output Shape", "Param #");
+        out += &line('=');
+        for (i, (name, shape, count)) in rows.iter().enumerate() {
+            out += &format!("{name:<30}{shape:<24}{count:>12}\n");
+            out += &line(if i + 1 == rows.len() { '=' } else { '-' });
+        }
+        out += &format!("Total params: {total} ({})\n", bytes(total));
+        out += &format!("Trainable params: {total} ({})\n", bytes(total));
+        out += "Non-trainable params: 0 (0.00 B)\n";
+        out
+    }
+
+    /// Prints [`summary_string`](Sequential::summary_string) to stdout.
+    pub fn summary(&self) {
+        print!("{}", self.summary_string());
+    }
+}
+
+/// The parameters of `layers` by path; a free function so that `fit` can borrow the layers
+/// and the optimizer (another field of the model) at once.
+pub(crate) fn params_of(layers: &mut [Box<dyn Layer>]) -> Vec<(String, &mut Param)> {
+    let mut out = Vec::new();
+    for (i, layer) in layers.iter_mut().enumerate() {
+        let kind = layer.kind();
+        for (name, p) in layer.params_mut() {
+            out.push((format!("{i}.{kind}.{name}"), p));
+        }
+    }
+    out
+}

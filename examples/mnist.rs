@@ -45,7 +45,11 @@ fn main() -> keel::Result<()> {
         .add(Dropout::new(0.2))
         .add(Dense::new(10).activation(Activation::Softmax))
         .seed(args.seed);
-    model.compile(Adam::new(args.lr), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+    model.compile(
+        Adam::new(args.lr),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
     model.summary();
 
     let options = FitOptions::new()
@@ -59,11 +63,17 @@ fn main() -> keel::Result<()> {
     let mut seconds = history.epoch_seconds().to_vec();
     seconds.sort_by(f64::total_cmp);
     if let Some(median) = seconds.get(seconds.len() / 2) {
-        println!("Median epoch time: {median:.2}s over {} epochs", seconds.len());
+        println!(
+            "Median epoch time: {median:.2}s over {} epochs",
+            seconds.len()
+        );
     }
     let scores = model.evaluate(&mnist.test)?;
     println!("Test loss: {:.4}", scores.get("loss").unwrap_or(f64::NAN));
-    println!("Test accuracy: {:.4}", scores.get("accuracy").unwrap_or(f64::NAN));
+    println!(
+        "Test accuracy: {:.4}",
+        scores.get("accuracy").unwrap_or(f64::NAN)
+    );
     if let Some(path) = args.save {
         model.save(&path)?;
         println!("Saved the model to {}", path.display());

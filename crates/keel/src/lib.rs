@@ -45,7 +45,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub mod prelude {
     pub use keel_autograd::{tensor, Tensor};
     pub use keel_data::{Dataset, Targets};
-    pub use keel_layers::{Activation, ActivationLayer, Dense, Dropout, Flatten, Initializer, Softmax};
+    pub use keel_layers::{
+        Activation, ActivationLayer, Dense, Dropout, Flatten, Initializer, Softmax,
+    };
     pub use keel_optim::{Adam, Clip, Clipping, Sgd};
     pub use keel_trainer::{FitOptions, History, Loss, Metric, Scores, Sequential};
 }

@@ -134,7 +134,11 @@ impl Layer for Dense {
         check_initializer(self.config.kernel_initializer, "kernel_initializer")?;
         check_initializer(self.config.bias_initializer, "bias_initializer")?;
         let units = self.config.units;
-        self.kernel = Some(Param::new(self.config.kernel_initializer.sample(&[features, units], rng)));
+        self.kernel = Some(Param::new(
+            self.config
+                .kernel_initializer
+                .sample(&[features, units], rng),
+        ));
         self.bias = self
             .config
             .use_bias
@@ -156,12 +160,16 @@ impl Layer for Dense {
 
     fn params(&self) -> Vec<(&'static str, &Param)> {
         let kernel = self.kernel.iter().map(|p| ("kernel", p));
-        kernel.chain(self.bias.iter().map(|p| ("bias", p))).collect()
+        kernel
+            .chain(self.bias.iter().map(|p| ("bias", p)))
+            .collect()
     }
 
     fn params_mut(&mut self) -> Vec<(&'static str, &mut Param)> {
         let kernel = self.kernel.iter_mut().map(|p| ("kernel", p));
-        kernel.chain(self.bias.iter_mut().map(|p| ("bias", p))).collect()
+        kernel
+            .chain(self.bias.iter_mut().map(|p| ("bias", p)))
+            .collect()
     }
 
     fn config(&self) -> Option<LayerConfig> {
@@ -176,19 +184,31 @@ mod tests {
 
     #[test]
     fn dense_passes_the_layer_harness() {
-        check_layer(Dense::new(4).activation(Activation::Tanh), &[3], &[4], 3 * 4 + 4);
+        check_layer(
+            Dense::new(4).activation(Activation::Tanh),
+            &[3],
+            &[4],
+            3 * 4 + 4,
+        );
         check_layer(Dense::new(2).use_bias(false), &[5], &[2], 10);
     }
 
     #[test]
     fn rank_two_input_is_an_error_naming_both_shapes() {
-        let err = Dense::new(4).build(&[28, 28], &mut crate::testing::rng()).unwrap_err();
+        let err = Dense::new(4)
+            .build(&[28, 28], &mut crate::testing::rng())
+            .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("dense") && msg.contains("[28, 28]") && msg.contains("[features]"), "{msg}");
+        assert!(
+            msg.contains("dense") && msg.contains("[28, 28]") && msg.contains("[features]"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn zero_units_is_an_error() {
-        assert!(Dense::new(0).build(&[3], &mut crate::testing::rng()).is_err());
+        assert!(Dense::new(0)
+            .build(&[3], &mut crate::testing::rng())
+            .is_err());
     }
 }

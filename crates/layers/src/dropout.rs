@@ -87,7 +87,9 @@ mod tests {
         let tape = Tape::new();
         let x = tape.constant(Tensor::ones(ndarray::IxDyn(&[100, 100])));
         let mut r = rng();
-        let y = Dropout::new(0.2).forward(x, &mut Ctx::new(Mode::Train, &mut r)).value();
+        let y = Dropout::new(0.2)
+            .forward(x, &mut Ctx::new(Mode::Train, &mut r))
+            .value();
         let kept = y.iter().filter(|&&v| v != 0.0).count() as f32 / 10_000.0;
         assert!((kept - 0.8).abs() < 0.02, "kept {kept}");
         assert!(y.iter().all(|&v| v == 0.0 || (v - 1.25).abs() < 1e-6));

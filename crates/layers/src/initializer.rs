@@ -41,7 +41,11 @@ impl Initializer {
     /// assert!(w.iter().all(|v| v.abs() <= limit));
     /// ```
     pub fn sample(self, shape: &[usize], rng: &mut StdRng) -> Tensor {
-        let fan_in = if shape.len() >= 2 { shape[0] } else { shape.iter().product() };
+        let fan_in = if shape.len() >= 2 {
+            shape[0]
+        } else {
+            shape.iter().product()
+        };
         let fan_out = shape.last().copied().unwrap_or(1);
         let uniform = |limit: f32, rng: &mut StdRng| {
             Tensor::from_shape_simple_fn(IxDyn(shape), || rng.random_range(-limit..=limit))

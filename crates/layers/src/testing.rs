@@ -17,7 +17,12 @@ pub fn rng() -> StdRng {
 ///
 /// # Panics
 /// On any failed check (this is a test helper).
-pub fn check_layer(mut layer: impl Layer, input_shape: &[usize], output_shape: &[usize], param_count: usize) {
+pub fn check_layer(
+    mut layer: impl Layer,
+    input_shape: &[usize],
+    output_shape: &[usize],
+    param_count: usize,
+) {
     let mut r = rng();
     let built = layer.build(input_shape, &mut r).expect("build");
     assert_eq!(built, output_shape, "{}: built output shape", layer.kind());
@@ -27,25 +32,54 @@ pub fn check_layer(mut layer: impl Layer, input_shape: &[usize], output_shape: &
     let batch = 3;
     let mut full = vec![batch];
     full.extend_from_slice(input_shape);
-    let x = Tensor::from_shape_fn(IxDyn(&full), |i| 0.1 + (i.slice().iter().sum::<usize>() % 7) as f32 * 0.3);
+    let x = Tensor::from_shape_fn(IxDyn(&full), |i| {
+        0.1 + (i.slice().iter().sum::<usize>() % 7) as f32 * 0.3
+    });
     let tape = Tape::new();
     let y = layer.forward(tape.var(x.clone()), &mut Ctx::new(Mode::Train, &mut r));
-    assert_eq!(&y.shape()[1..], output_shape, "{}: forward output shape", layer.kind());
+    assert_eq!(
+        &y.shape()[1..],
+        output_shape,
+        "{}: forward output shape",
+        layer.kind()
+    );
     let grads = y.backward();
     for (name, p) in layer.params() {
-        let g = grads.param(p).unwrap_or_else(|| panic!("{}: no gradient for {name}", layer.kind()));
-        assert!(g.iter().all(|v| v.is_finite()), "{}: non-finite gradient for {name}", layer.kind());
+        let g = grads
+            .param(p)
+            .unwrap_or_else(|| panic!("{}: no gradient for {name}", layer.kind()));
+        assert!(
+            g.iter().all(|v| v.is_finite()),
+            "{}: non-finite gradient for {name}",
+            layer.kind()
+        );
     }
 
     let eval = |l: &dyn Layer| {
         let tape = Tape::new();
         let mut r = rng();
-        l.forward(tape.constant(x.clone()), &mut Ctx::new(Mode::Eval, &mut r)).value().as_ref().clone()
+        l.forward(tape.constant(x.clone()), &mut Ctx::new(Mode::Eval, &mut r))
+            .value()
+            .as_ref()
+            .clone()
     };
-    assert_eq!(eval(&layer), eval(&layer), "{}: evaluation is deterministic", layer.kind());
+    assert_eq!(
+        eval(&layer),
+        eval(&layer),
+        "{}: evaluation is deterministic",
+        layer.kind()
+    );
 
     let config = layer.config().expect("built-in layers have a config");
     let mut rebuilt = config.build();
-    assert_eq!(rebuilt.build(input_shape, &mut rng()).expect("rebuild"), output_shape);
-    assert_eq!(rebuilt.config(), Some(config), "{}: config round trip", layer.kind());
+    assert_eq!(
+        rebuilt.build(input_shape, &mut rng()).expect("rebuild"),
+        output_shape
+    );
+    assert_eq!(
+        rebuilt.config(),
+        Some(config),
+        "{}: config round trip",
+        layer.kind()
+    );
 }

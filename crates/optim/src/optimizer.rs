@@ -153,7 +153,10 @@ impl Optimizer {
             name: self.rule.name().to_string(),
             learning_rate: self.learning_rate,
             clip: self.clip,
-            hyper_parameters: (self.rule.hyper_parameters().into_iter())
+            hyper_parameters: self
+                .rule
+                .hyper_parameters()
+                .into_iter()
                 .map(|(name, value)| (name.to_string(), value))
                 .collect(),
         }
@@ -192,7 +195,9 @@ impl Optimizer {
         self.state.iterations += 1;
         let (t, lr) = (self.state.iterations, self.learning_rate);
         for (name, param) in params {
-            let grad = (grads.by_id(param.id())).expect("step: gradients were checked");
+            let grad = grads
+                .by_id(param.id())
+                .expect("step: gradients were checked");
             let slots = self.state.slots.entry(name).or_default();
             self.rule.update(lr, t, param.value_mut(), grad, slots);
         }
@@ -245,7 +250,8 @@ impl Optimizer {
         params: &[(String, &mut Param)],
         grads: &mut Gradients,
     ) -> (f64, f64) {
-        let sums: Vec<f64> = (params.iter())
+        let sums: Vec<f64> = params
+            .iter()
             .map(|(_, p)| sum_squares(grads.by_id(p.id()).expect("step: checked")))
             .collect();
         let norm = sums.iter().sum::<f64>().sqrt();

@@ -16,7 +16,9 @@ pub enum Error {
     #[error(transparent)]
     Data(#[from] keel_data::Error),
     /// `fit` or `evaluate` was called before `compile`.
-    #[error("the model is not compiled: call compile(optimizer, loss, metrics) before {operation}")]
+    #[error(
+        "the model is not compiled: call compile(optimizer, loss, metrics) before {operation}"
+    )]
     NotCompiled {
         /// What was attempted.
         operation: &'static str,
@@ -32,7 +34,9 @@ pub enum Error {
         found: String,
     },
     /// The data's per-sample shape does not match the model's input.
-    #[error("input shape mismatch: the model expects samples of shape {expected:?}, found {found:?}")]
+    #[error(
+        "input shape mismatch: the model expects samples of shape {expected:?}, found {found:?}"
+    )]
     InputShape {
         /// The model's input shape.
         expected: Vec<usize>,

@@ -21,12 +21,19 @@ impl Sequential {
     /// An uncompiled model, or data whose sample shape or targets do not fit.
     pub fn evaluate(&self, data: &Dataset) -> Result<Scores> {
         self.check_data(data)?;
-        let compiled = self.compiled.as_ref().ok_or(Error::NotCompiled { operation: "evaluate" })?;
-        Ok(Scores::from_logs(self.evaluate_means(data, INFERENCE_BATCH)?.logs(&compiled.metrics, "")))
+        let compiled = self.compiled.as_ref().ok_or(Error::NotCompiled {
+            operation: "evaluate",
+        })?;
+        Ok(Scores::from_logs(
+            self.evaluate_means(data, INFERENCE_BATCH)?
+                .logs(&compiled.metrics, ""),
+        ))
     }
 
     pub(crate) fn evaluate_means(&self, data: &Dataset, batch_size: usize) -> Result<RunningMeans> {
-        let compiled = self.compiled.as_ref().ok_or(Error::NotCompiled { operation: "evaluate" })?;
+        let compiled = self.compiled.as_ref().ok_or(Error::NotCompiled {
+            operation: "evaluate",
+        })?;
         let mut means = RunningMeans::default();
         let mut rng = StdRng::seed_from_u64(0); // unused in Eval mode
         let indices: Vec<usize> = (0..data.len()).collect();
@@ -36,8 +43,16 @@ impl Sequential {
             let tape = Tape::new();
             let mut ctx = Ctx::new(Mode::Eval, &mut rng);
             let (output, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);
-            let loss = compiled.loss.per_sample(output, activation, &batch.y).mean().scalar();
-            means.add(loss, count_correct(&output.value(), activation, &batch.y), n);
+            let loss = compiled
+                .loss
+                .per_sample(output, activation, &batch.y)
+                .mean()
+                .scalar();
+            means.add(
+                loss,
+                count_correct(&output.value(), activation, &batch.y),
+                n,
+            );
         }
         Ok(means)
     }
@@ -59,7 +74,8 @@ impl Sequential {
             let mut ctx = Ctx::new(Mode::Eval, &mut rng);
             let (logits, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);
             let y = activation.apply(logits).value();
-            out.slice_axis_mut(Axis(0), (range.start..range.end).into()).assign(&y);
+            out.slice_axis_mut(Axis(0), (range.start..range.end).into())
+                .assign(&y);
         }
         Ok(out)
     }
@@ -83,9 +99,13 @@ impl Sequential {
                 TargetsView::Classes(labels) => TargetKind::Classes {
                     max_label: labels.iter().copied().max(),
                 },
-                TargetsView::Dense(rows) => TargetKind::Dense { columns: rows.ncols() },
+                TargetsView::Dense(rows) => TargetKind::Dense {
+                    columns: rows.ncols(),
+                },
             };
-            compiled.loss.check(self.output_shape(), self.output_activation(), kind)?;
+            compiled
+                .loss
+                .check(self.output_shape(), self.output_activation(), kind)?;
         }
         Ok(())
     }

@@ -54,7 +54,11 @@ impl Sequential {
         if let Some(v) = &validation {
             self.check_data(v)?;
         }
-        let metrics = self.compiled.as_ref().map(|c| c.metrics.clone()).unwrap_or_default();
+        let metrics = self
+            .compiled
+            .as_ref()
+            .map(|c| c.metrics.clone())
+            .unwrap_or_default();
         let mut rng = StdRng::seed_from_u64(options.seed);
         let mut history = History::default();
         for epoch in 0..options.epochs {
@@ -83,7 +87,10 @@ impl Sequential {
             }
             let mut logs = means.logs(&metrics, "");
             if let Some(v) = &validation {
-                logs.extend(self.evaluate_means(v, options.validation_batch_size)?.logs(&metrics, "val_"));
+                logs.extend(
+                    self.evaluate_means(v, options.validation_batch_size)?
+                        .logs(&metrics, "val_"),
+                );
             }
             let seconds = start.elapsed().as_secs_f64();
             progress.finish(&logs, seconds);
@@ -95,12 +102,18 @@ impl Sequential {
     /// One forward, backward and update on `batch`; returns the mean loss and the number of
     /// correct predictions. A non-finite loss is an error and leaves the weights untouched.
     fn train_step(&mut self, batch: Batch, rng: &mut StdRng) -> Result<(f32, usize)> {
-        let compiled = self.compiled.as_ref().ok_or(Error::NotCompiled { operation: "fit" })?;
+        let compiled = self
+            .compiled
+            .as_ref()
+            .ok_or(Error::NotCompiled { operation: "fit" })?;
         let (loss, correct, mut grads) = {
             let tape = Tape::new();
             let mut ctx = Ctx::new(Mode::Train, rng);
             let (output, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);
-            let loss = compiled.loss.per_sample(output, activation, &batch.y).mean();
+            let loss = compiled
+                .loss
+                .per_sample(output, activation, &batch.y)
+                .mean();
             let correct = count_correct(&output.value(), activation, &batch.y);
             (loss.scalar(), correct, loss.backward())
         };
@@ -111,8 +124,13 @@ impl Sequential {
                 step: 0,
             });
         }
-        let compiled = self.compiled.as_mut().ok_or(Error::NotCompiled { operation: "fit" })?;
-        compiled.optimizer.step(params_of(&mut self.layers), &mut grads)?;
+        let compiled = self
+            .compiled
+            .as_mut()
+            .ok_or(Error::NotCompiled { operation: "fit" })?;
+        compiled
+            .optimizer
+            .step(params_of(&mut self.layers), &mut grads)?;
         Ok((loss, correct))
     }
 }

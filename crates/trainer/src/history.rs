@@ -55,7 +55,10 @@ impl History {
     pub fn push(&mut self, epoch: usize, logs: &[(String, f64)], seconds: f64) {
         let recorded = self.epochs.len();
         for (name, value) in logs {
-            let series = self.series.entry(name.clone()).or_insert_with(|| vec![f64::NAN; recorded]);
+            let series = self
+                .series
+                .entry(name.clone())
+                .or_insert_with(|| vec![f64::NAN; recorded]);
             series.push(*value);
         }
         for series in self.series.values_mut() {

@@ -46,14 +46,22 @@ impl Loss {
     ///
     /// # Errors
     /// [`Error::Targets`] naming what the loss needs and what was given.
-    pub fn check(self, output_shape: &[usize], output_activation: Activation, targets: TargetKind) -> Result<()> {
+    pub fn check(
+        self,
+        output_shape: &[usize],
+        output_activation: Activation,
+        targets: TargetKind,
+    ) -> Result<()> {
         let units = output_shape.iter().product::<usize>();
         match (self, targets) {
             (Loss::SparseCategoricalCrossentropy, TargetKind::Classes { max_label }) => {
                 if output_activation == Activation::Sigmoid || output_shape.len() != 1 {
                     return Err(self.targets_error(
                         "a softmax or linear output of shape [classes]",
-                        format!("a {} output of shape {output_shape:?}", output_activation.name()),
+                        format!(
+                            "a {} output of shape {output_shape:?}",
+                            output_activation.name()
+                        ),
                     ));
                 }
                 match max_label {
@@ -64,10 +72,11 @@ impl Loss {
                     _ => Ok(()),
                 }
             }
-            (Loss::SparseCategoricalCrossentropy, TargetKind::Dense { columns }) => Err(self.targets_error(
-                "integer class labels",
-                format!("dense targets with {columns} columns (use CategoricalCrossentropy)"),
-            )),
+            (Loss::SparseCategoricalCrossentropy, TargetKind::Dense { columns }) => Err(self
+                .targets_error(
+                    "integer class labels",
+                    format!("dense targets with {columns} columns (use CategoricalCrossentropy)"),
+                )),
             (_, TargetKind::Dense { columns }) if columns != units => Err(self.targets_error(
                 format!("targets with {units} columns (the output units)"),
                 format!("{columns} columns"),
@@ -76,13 +85,16 @@ impl Loss {
                 "one-hot target rows",
                 "integer class labels (use SparseCategoricalCrossentropy)",
             )),
-            (Loss::CategoricalCrossentropy, _) if output_activation == Activation::Sigmoid => Err(
-                self.targets_error("a softmax or linear output", "a sigmoid output"),
-            ),
-            (Loss::BinaryCrossentropy, _) if output_activation == Activation::Softmax => Err(
-                self.targets_error("a sigmoid or linear output", "a softmax output"),
-            ),
-            (Loss::BinaryCrossentropy | Loss::MeanSquaredError, TargetKind::Classes { max_label }) => {
+            (Loss::CategoricalCrossentropy, _) if output_activation == Activation::Sigmoid => {
+                Err(self.targets_error("a softmax or linear output", "a sigmoid output"))
+            }
+            (Loss::BinaryCrossentropy, _) if output_activation == Activation::Softmax => {
+                Err(self.targets_error("a sigmoid or linear output", "a softmax output"))
+            }
+            (
+                Loss::BinaryCrossentropy | Loss::MeanSquaredError,
+                TargetKind::Classes { max_label },
+            ) => {
                 if units != 1 {
                     return Err(self.targets_error(
                         "dense targets, or class labels with a single output unit",
@@ -105,12 +117,23 @@ impl Loss {
     ///
     /// # Panics
     /// If [`Loss::check`] would have rejected the combination (an internal bug: `fit` checks first).
-    pub fn per_sample<'t>(self, output: Var<'t>, activation: Activation, targets: &BatchTargets) -> Var<'t> {
+    pub fn per_sample<'t>(
+        self,
+        output: Var<'t>,
+        activation: Activation,
+        targets: &BatchTargets,
+    ) -> Var<'t> {
         match (self, targets) {
-            (Loss::SparseCategoricalCrossentropy, BatchTargets::Classes(y)) => output.sparse_softmax_cross_entropy(y),
-            (Loss::CategoricalCrossentropy, BatchTargets::Dense(t)) => output.softmax_cross_entropy(t.clone().into_dyn()),
+            (Loss::SparseCategoricalCrossentropy, BatchTargets::Classes(y)) => {
+                output.sparse_softmax_cross_entropy(y)
+            }
+            (Loss::CategoricalCrossentropy, BatchTargets::Dense(t)) => {
+                output.softmax_cross_entropy(t.clone().into_dyn())
+            }
             (Loss::BinaryCrossentropy, _) => output.sigmoid_binary_cross_entropy(dense(targets)),
-            (Loss::MeanSquaredError, _) => activation.apply(output).mean_squared_error(dense(targets)),
+            (Loss::MeanSquaredError, _) => {
+                activation.apply(output).mean_squared_error(dense(targets))
+            }
             _ => panic!("{}: targets were not checked before training", self.name()),
         }
     }
@@ -148,7 +171,13 @@ pub(crate) fn argmax_rows(values: &Tensor) -> Vec<usize> {
         .map(|row| {
             row.iter()
                 .enumerate()
-                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                    if v > best.1 {
+                        (i, v)
+                    } else {
+                        best
+                    }
+                })
                 .0
         })
         .collect()

@@ -27,23 +27,43 @@ impl Metric {
 ///
 /// `output` is pre-activation when `activation` is the unapplied softmax or sigmoid: argmax
 /// is unchanged by softmax, and `sigmoid(z) > 0.5` exactly when `z > 0`.
-pub(crate) fn count_correct(output: &Tensor, activation: Activation, targets: &BatchTargets) -> usize {
+pub(crate) fn count_correct(
+    output: &Tensor,
+    activation: Activation,
+    targets: &BatchTargets,
+) -> usize {
     let columns = output.len() / output.shape()[0].max(1);
     if columns == 1 {
-        let threshold = if activation == Activation::Sigmoid { 0.0 } else { 0.5 };
+        let threshold = if activation == Activation::Sigmoid {
+            0.0
+        } else {
+            0.5
+        };
         let truth: Vec<bool> = match targets {
             BatchTargets::Classes(y) => y.iter().map(|&c| c == 1).collect(),
             BatchTargets::Dense(t) => t.iter().map(|&v| v > 0.5).collect(),
         };
-        return output.iter().zip(truth).filter(|(&z, t)| (z > threshold) == *t).count();
+        return output
+            .iter()
+            .zip(truth)
+            .filter(|(&z, t)| (z > threshold) == *t)
+            .count();
     }
     let predicted = argmax_rows(output);
     match targets {
-        BatchTargets::Classes(y) => predicted.iter().zip(y).filter(|(&p, &c)| p == c as usize).count(),
+        BatchTargets::Classes(y) => predicted
+            .iter()
+            .zip(y)
+            .filter(|(&p, &c)| p == c as usize)
+            .count(),
         BatchTargets::Dense(t) => {
             let truth = argmax_rows(&t.clone().into_dyn());
             debug_assert_eq!(truth.len(), t.len_of(Axis(0)));
-            predicted.iter().zip(truth).filter(|(&p, c)| p == *c).count()
+            predicted
+                .iter()
+                .zip(truth)
+                .filter(|(&p, c)| p == *c)
+                .count()
         }
     }
 }

@@ -102,7 +102,13 @@ impl FitOptions {
 
     /// Checks every option's range.
     pub(crate) fn validate(&self) -> Result<Verbosity> {
-        let invalid = |option, expected, found: String| Err(Error::InvalidOption { option, expected, found });
+        let invalid = |option, expected, found: String| {
+            Err(Error::InvalidOption {
+                option,
+                expected,
+                found,
+            })
+        };
         if self.epochs == 0 {
             return invalid("epochs", "at least 1", "0".into());
         }
@@ -113,7 +119,11 @@ impl FitOptions {
             return invalid("validation_batch_size", "at least 1", "0".into());
         }
         if !(0.0..1.0).contains(&self.validation_split) {
-            return invalid("validation_split", "in [0, 1)", self.validation_split.to_string());
+            return invalid(
+                "validation_split",
+                "in [0, 1)",
+                self.validation_split.to_string(),
+            );
         }
         match self.verbose {
             0 => Ok(Verbosity::Silent),

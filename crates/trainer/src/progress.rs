@@ -15,7 +15,10 @@ pub enum Verbosity {
 }
 
 fn format_logs(logs: &[(String, f64)]) -> String {
-    logs.iter().map(|(k, v)| format!("{k}: {v:.4}")).collect::<Vec<_>>().join(" - ")
+    logs.iter()
+        .map(|(k, v)| format!("{k}: {v:.4}"))
+        .collect::<Vec<_>>()
+        .join(" - ")
 }
 
 /// The progress display of one epoch.
@@ -32,7 +35,10 @@ impl EpochProgress {
         }
         let live = verbosity == Verbosity::ProgressBar && std::io::stderr().is_terminal();
         let bar = live.then(|| {
-            let bar = ProgressBar::with_draw_target(Some(steps as u64), ProgressDrawTarget::stderr_with_hz(10));
+            let bar = ProgressBar::with_draw_target(
+                Some(steps as u64),
+                ProgressDrawTarget::stderr_with_hz(10),
+            );
             let style = ProgressStyle::with_template(
                 "{pos:>5}/{len} [{bar:30}] {elapsed_precise} ETA {eta} - {per_sec} - {msg}",
             )
@@ -41,7 +47,11 @@ impl EpochProgress {
             bar.set_style(style);
             bar
         });
-        EpochProgress { bar, verbosity, steps }
+        EpochProgress {
+            bar,
+            verbosity,
+            steps,
+        }
     }
 
     /// Shows the step count and the running logs. Formats only when a bar is drawn.

@@ -52,15 +52,28 @@ impl Sequential {
             .layers
             .iter()
             .enumerate()
-            .map(|(index, l)| l.config().ok_or(Error::UnserializableLayer { index, kind: l.kind() }))
+            .map(|(index, l)| {
+                l.config().ok_or(Error::UnserializableLayer {
+                    index,
+                    kind: l.kind(),
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let mut params = BTreeMap::new();
         for (name, p) in self.named_params() {
             if let Some(bad) = p.value().iter().find(|v| !v.is_finite()) {
-                return Err(format(format!("refusing to save: {name} holds a non-finite weight ({bad})")));
+                return Err(format(format!(
+                    "refusing to save: {name} holds a non-finite weight ({bad})"
+                )));
             }
             let data = p.value().as_standard_layout().iter().copied().collect();
-            params.insert(name, TensorRecord { shape: p.value().shape().to_vec(), data });
+            params.insert(
+                name,
+                TensorRecord {
+                    shape: p.value().shape().to_vec(),
+                    data,
+                },
+            );
         }
         let record = ModelRecord {
             input_shape: self.input_shape().to_vec(),
@@ -144,8 +157,9 @@ impl Sequential {
                 "unsupported format version: expected {FORMAT_VERSION}, found {version}"
             )));
         }
-        let (record, used): (ModelRecord, usize) = bincode::serde::decode_from_slice(&bytes[header..], bincode_config())
-            .map_err(|e| format(format!("corrupted or truncated payload: {e}")))?;
+        let (record, used): (ModelRecord, usize) =
+            bincode::serde::decode_from_slice(&bytes[header..], bincode_config())
+                .map_err(|e| format(format!("corrupted or truncated payload: {e}")))?;
         if header + used != bytes.len() {
             return Err(format(format!(
                 "corrupted payload: expected {} bytes, found {}",
@@ -174,7 +188,9 @@ impl Sequential {
             param.set_value(value);
         }
         if let Some(name) = params.keys().next() {
-            return Err(format(format!("unexpected weights {name} for this architecture")));
+            return Err(format(format!(
+                "unexpected weights {name} for this architecture"
+            )));
         }
         Ok(model)
     }

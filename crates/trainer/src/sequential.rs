@@ -45,7 +45,10 @@ pub struct Sequential {
 /// The weight-initialisation seed of layer `index`, so that inserting the seed later
 /// (with [`Sequential::seed`]) re-creates the same weights as setting it first.
 fn layer_rng(seed: u64, index: usize) -> StdRng {
-    StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(index as u64))
+    StdRng::seed_from_u64(
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(index as u64),
+    )
 }
 
 fn type_name(kind: &str) -> String {
@@ -99,7 +102,11 @@ impl Sequential {
         let input = self.output_shape().to_vec();
         match layer.build(&input, &mut layer_rng(self.seed, index)) {
             Ok(shape) => {
-                let same_kind = self.layers.iter().filter(|l| l.kind() == layer.kind()).count();
+                let same_kind = self
+                    .layers
+                    .iter()
+                    .filter(|l| l.kind() == layer.kind())
+                    .count();
                 self.names.push(match same_kind {
                     0 => layer.kind().to_string(),
                     n => format!("{}_{n}", layer.kind()),
@@ -159,7 +166,10 @@ impl Sequential {
 
     /// The per-sample output shape of the last built layer (the input shape when empty).
     pub fn output_shape(&self) -> &[usize] {
-        self.shapes.last().map(Vec::as_slice).unwrap_or(&self.input_shape)
+        self.shapes
+            .last()
+            .map(Vec::as_slice)
+            .unwrap_or(&self.input_shape)
     }
 
     /// The layers, in order.
@@ -195,7 +205,9 @@ impl Sequential {
 
     /// The activation the last layer applies, which losses fuse.
     pub(crate) fn output_activation(&self) -> Activation {
-        self.layers.last().map_or(Activation::Linear, |l| l.final_activation())
+        self.layers
+            .last()
+            .map_or(Activation::Linear, |l| l.final_activation())
     }
 
     /// Runs the stack, leaving the last layer's softmax or sigmoid unapplied (and returned)
@@ -218,7 +230,11 @@ impl Sequential {
             .map(|((layer, name), shape)| {
                 let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
                 let count = layer.params().iter().map(|(_, p)| p.len()).sum();
-                (format!("{name} ({})", type_name(layer.kind())), format!("(None, {})", dims.join(", ")), count)
+                (
+                    format!("{name} ({})", type_name(layer.kind())),
+                    format!("(None, {})", dims.join(", ")),
+                    count,
+                )
             })
             .collect();
         let total = self.param_count();
@@ -226,7 +242,10 @@ impl Sequential {
         let line = |c: char| format!("{}\n", c.to_string().repeat(66));
         let mut out = String::from("Model: \"sequential\"\n");
         out += &line('=');
-        out += &format!("{:<30}{:<24}{:>12}\n", "Layer (type)", "Output Shape", "Param #");
+        out += &format!(
+            "{:<30}{:<24}{:>12}\n",
+            "Layer (type)", "Output Shape", "Param #"
+        );
         out += &line('=');
         for (i, (name, shape, count)) in rows.iter().enumerate() {
             out += &format!("{name:<30}{shape:<24}{count:>12}\n");

@@ -9,7 +9,7 @@ pub enum Error {
     IncompatibleInput {
         /// The layer's name.
         layer: String,
-        /// The shapes the layer accepts, in words (e.g. "[features] (rank 1)").
+        /// The shapes the layer accepts, in words (e.g. `"[features] (rank 1)"`).
         expected: String,
         /// The per-sample shape it was given.
         found: Vec<usize>,

@@ -87,6 +87,8 @@ impl Sequential {
     }
 
     /// Appends a layer, building it for the current output shape.
+    // Keras's name for it; `Sequential` is no number, so `std::ops::Add` would mislead.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Layer + 'static) -> Self {
         self.push_boxed(Box::new(layer));
         self

@@ -51,3 +51,8 @@ pub mod prelude {
     pub use keel_optim::{Adam, Clip, Clipping, Sgd};
     pub use keel_trainer::{FitOptions, History, Loss, Metric, Scores, Sequential};
 }
+
+/// Compiles the README's usage example as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

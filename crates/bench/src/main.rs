@@ -1,0 +1,93 @@
+//! Trains the peer workloads of `shared/peers/README.md` through Keel's public
+//! `Sequential` API (no private fast path) and prints one line per epoch and a final
+//! `RESULT {json}` line comparable with the peers' output.
+//!
+//! ```sh
+//! cargo run --release -p keel-bench -- w1            # seed model, batch 32, 10 epochs
+//! cargo run --release -p keel-bench -- w2 --epochs 3 # 784-512-512-10, batch 128
+//! ```
+
+mod workload;
+
+use clap::Parser;
+use keel::prelude::*;
+use workload::Workload;
+
+/// Train a peer workload and report timings.
+#[derive(Parser, Debug)]
+#[command(about)]
+struct Args {
+    /// `w1` (seed model) or `w2` (throughput MLP).
+    workload: Workload,
+    /// Override the workload's epoch count.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seeds weights, shuffling and dropout.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// The peak resident set size of this process so far, in MiB (`VmHWM`), if readable.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The median of epochs 2..n (epoch 1 is warm-up), as the peers report it.
+fn median_after_first(seconds: &[f64]) -> f64 {
+    let mut v: Vec<f64> = if seconds.len() >= 2 { seconds[1..].to_vec() } else { seconds.to_vec() };
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+fn main() -> keel::Result<()> {
+    let args = Args::parse();
+    let spec = args.workload.spec();
+    let epochs = args.epochs.unwrap_or(spec.epochs);
+    let mnist = keel::data::mnist::load_default()?;
+    let mut model = spec.model(args.seed);
+    model.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+    let options = FitOptions::new()
+        .epochs(epochs)
+        .batch_size(spec.batch_size)
+        .validation_split(0.1)
+        .seed(args.seed)
+        .verbose(0);
+    let history = model.fit(&mnist.train, options)?;
+    for (i, s) in history.epoch_seconds().iter().enumerate() {
+        let at = |name: &str| history.get(name).map_or(f64::NAN, |v| v[i]);
+        println!(
+            "epoch {:>2}: {s:.3}s | loss {:.4} acc {:.4} | val_loss {:.4} val_acc {:.4}",
+            i + 1,
+            at("loss"),
+            at("accuracy"),
+            at("val_loss"),
+            at("val_accuracy")
+        );
+    }
+    let scores = model.evaluate(&mnist.test)?;
+    let result = serde_json::json!({
+        "framework": "keel",
+        "workload": args.workload.name(),
+        "batch": spec.batch_size,
+        "epochs": epochs,
+        "rayon_threads": std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into()),
+        "epoch_s": history.epoch_seconds(),
+        "epoch_median": median_after_first(history.epoch_seconds()),
+        "final_val_acc": history.last("val_accuracy"),
+        "test_acc": scores.get("accuracy"),
+        "test_loss": scores.get("loss"),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("RESULT {result}");
+    Ok(())
+}

@@ -16,6 +16,7 @@
 
 mod gradcheck;
 mod gradients;
+mod linalg;
 mod op;
 pub mod ops;
 mod param;
@@ -25,6 +26,7 @@ mod var;
 
 pub use gradcheck::{check_gradients, GradCheck, GradCheckFailure};
 pub use gradients::Gradients;
+pub use linalg::matmul_into;
 pub use op::Op;
 pub use param::{Param, ParamId};
 pub use tape::Tape;

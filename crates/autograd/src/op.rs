@@ -21,4 +21,18 @@ pub trait Op: std::fmt::Debug {
     /// A returned gradient may have the broadcast (output) shape; the tape reduces it to
     /// the input's shape with [`sum_to_shape`](crate::sum_to_shape).
     fn backward(&self, inputs: &[&Tensor], output: &Tensor, grad_output: &Tensor) -> Vec<Tensor>;
+
+    /// Like [`backward`](Op::backward), but computes only the gradients whose `needed` flag is
+    /// set (an input batch, say, needs none). Ops whose unneeded gradients cost real work
+    /// (`matmul`, `dense`) override this; the default computes all of them.
+    fn backward_needed(
+        &self,
+        inputs: &[&Tensor],
+        output: &Tensor,
+        grad_output: &Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        let grads = self.backward(inputs, output, grad_output);
+        grads.into_iter().zip(needed).map(|(g, &n)| n.then_some(g)).collect()
+    }
 }

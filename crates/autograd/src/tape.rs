@@ -156,15 +156,16 @@ impl Tape {
                 .iter()
                 .map(|&i| nodes[i].value.as_ref())
                 .collect();
-            let input_grads = op.backward(&inputs, &node.value, &grad);
+            let needed: Vec<bool> = node.inputs.iter().map(|&i| nodes[i].requires_grad).collect();
+            let input_grads = op.backward_needed(&inputs, &node.value, &grad, &needed);
             debug_assert_eq!(
                 input_grads.len(),
                 inputs.len(),
                 "{}: one gradient per input",
                 op.name()
             );
-            for (&input, g) in node.inputs.iter().zip(input_grads) {
-                if nodes[input].requires_grad {
+            for ((&input, g), needed) in node.inputs.iter().zip(input_grads).zip(needed) {
+                if let (Some(g), true) = (g, needed) {
                     let g = sum_to_shape(g, nodes[input].value.shape());
                     accumulate(&mut grads[input], g);
                 }

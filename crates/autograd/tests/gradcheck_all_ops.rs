@@ -5,6 +5,7 @@
 //! `log`, `sqrt` and `powf` are positive. Probabilities stay in `[0.2, 0.8]`, far from the
 //! clipping of `binary_cross_entropy`.
 
+use keel_autograd::ops::dense::Pointwise;
 use keel_autograd::{check_gradients, GradCheck, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -73,6 +74,10 @@ gradcheck! {
     constant_sub: [signed(&[2, 3], 3)] => |_, v| 1.0 - v[0];
 
     matmul: [signed(&[2, 3], 4), signed(&[3, 4], 5)] => |_, v| v[0].matmul(v[1]);
+    dense_linear: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Identity);
+    dense_relu: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Relu);
+    dense_sigmoid_no_bias: [signed(&[2, 3], 4), signed(&[3, 4], 5)] => |_, v| v[0].dense(v[1], None, Pointwise::Sigmoid);
+    dense_tanh: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Tanh);
 
     // Element-wise functions.
     sigmoid: [signed(&[2, 3], 6)] => |_, v| v[0].sigmoid();

@@ -1,6 +1,7 @@
 //! A densely connected layer: `activation(x @ kernel + bias)`.
 
 use crate::{Activation, Ctx, Error, Initializer, Layer, LayerConfig, Result};
+use keel_autograd::ops::dense::Pointwise;
 use keel_autograd::{Param, Var};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -85,13 +86,23 @@ impl Dense {
         self
     }
 
-    fn affine<'t>(&self, x: Var<'t>) -> Var<'t> {
+    /// The fused `activation(x @ kernel + bias)` for an element-wise activation; softmax is
+    /// applied after it (or fused into the loss by the trainer).
+    fn fused<'t>(&self, x: Var<'t>, activation: Activation) -> Var<'t> {
         let tape = x.tape();
         let kernel = self.kernel.as_ref().expect("dense: forward before build");
-        let z = x.matmul(tape.param(kernel));
-        match &self.bias {
-            Some(bias) => z + tape.param(bias),
-            None => z,
+        let bias = self.bias.as_ref().map(|b| tape.param(b));
+        let pointwise = match activation {
+            Activation::Relu => Pointwise::Relu,
+            Activation::Sigmoid => Pointwise::Sigmoid,
+            Activation::Tanh => Pointwise::Tanh,
+            Activation::Linear | Activation::Softmax => Pointwise::Identity,
+        };
+        let y = x.dense(tape.param(kernel), bias, pointwise);
+        if activation == Activation::Softmax {
+            Activation::Softmax.apply(y)
+        } else {
+            y
         }
     }
 }
@@ -147,7 +158,7 @@ impl Layer for Dense {
     }
 
     fn forward<'t>(&self, x: Var<'t>, _ctx: &mut Ctx<'_>) -> Var<'t> {
-        self.config.activation.apply(self.affine(x))
+        self.fused(x, self.config.activation)
     }
 
     fn final_activation(&self) -> Activation {
@@ -155,7 +166,7 @@ impl Layer for Dense {
     }
 
     fn forward_logits<'t>(&self, x: Var<'t>, _ctx: &mut Ctx<'_>) -> Var<'t> {
-        self.config.activation.unfused().apply(self.affine(x))
+        self.fused(x, self.config.activation.unfused())
     }
 
     fn params(&self) -> Vec<(&'static str, &Param)> {

@@ -3,7 +3,8 @@
 use crate::{Ctx, Error, Layer, LayerConfig, Mode, Result};
 use keel_autograd::{Tensor, Var};
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 /// Zeroes each input with probability `rate` during training and scales the survivors by
 /// `1 / (1 - rate)`, so evaluation is the identity (Keras `Dropout`, Srivastava et al. 2014).
@@ -55,9 +56,11 @@ impl Layer for Dropout {
         }
         let keep = 1.0 - self.rate;
         let scale = 1.0 / keep;
-        let rng = ctx.rng();
+        // A fast generator seeded from the run's RNG: one draw per element of a
+        // [batch, units] mask is the cost here, and determinism only needs the seed.
+        let mut fast = SmallRng::seed_from_u64(ctx.rng().random());
         let mask = Tensor::from_shape_simple_fn(x.value().raw_dim(), || {
-            if rng.random::<f32>() < keep {
+            if fast.random::<f32>() < keep {
                 scale
             } else {
                 0.0

@@ -46,6 +46,13 @@ pub trait Layer: std::fmt::Debug + Send {
         Vec::new()
     }
 
+    /// State the optimizer does not update (as Keras's `non_trainable_weights`, e.g. the
+    /// moving statistics of a batch normalization), counted apart in `summary()`. None by
+    /// default.
+    fn non_trainable_params(&self) -> Vec<(&'static str, &Param)> {
+        Vec::new()
+    }
+
     /// The serializable configuration, or `None` for a custom layer (weights-only saves).
     fn config(&self) -> Option<LayerConfig>;
 }

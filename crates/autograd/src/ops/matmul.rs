@@ -1,16 +1,23 @@
 //! Matrix product of two rank-2 tensors.
 
-use crate::{Op, Tensor, Var};
-use ndarray::Ix2;
+use crate::{matmul_into, Op, Tensor, Var};
+use ndarray::{Array2, Ix2};
 
 /// `a @ b` for `a: [m, k]`, `b: [k, n]`.
 #[derive(Debug)]
 pub struct MatMul;
 
-fn as_2d<'a>(op: &str, side: &str, t: &'a Tensor) -> ndarray::ArrayView2<'a, f32> {
+pub(crate) fn as_2d<'a>(op: &str, side: &str, t: &'a Tensor) -> ndarray::ArrayView2<'a, f32> {
     t.view()
         .into_dimensionality::<Ix2>()
         .unwrap_or_else(|_| panic!("{op}: {side} {:?} is not a matrix", t.shape()))
+}
+
+/// `a @ b` into a new matrix.
+pub(crate) fn product(a: ndarray::ArrayView2<'_, f32>, b: ndarray::ArrayView2<'_, f32>) -> Array2<f32> {
+    let mut out = Array2::zeros((a.nrows(), b.ncols()));
+    matmul_into(a, b, out.view_mut(), false);
+    out
 }
 
 impl Op for MatMul {
@@ -26,18 +33,27 @@ impl Op for MatMul {
             a.shape(),
             b.shape()
         );
-        a.dot(&b).into_dyn()
+        product(a, b).into_dyn()
     }
-    fn backward(&self, x: &[&Tensor], _y: &Tensor, g: &Tensor) -> Vec<Tensor> {
+    fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        self.backward_needed(x, y, g, &[true, true])
+            .into_iter()
+            .map(|g| g.expect("both gradients were requested"))
+            .collect()
+    }
+    fn backward_needed(&self, x: &[&Tensor], _y: &Tensor, g: &Tensor, needed: &[bool]) -> Vec<Option<Tensor>> {
         let (a, b) = (as_2d("matmul", "lhs", x[0]), as_2d("matmul", "rhs", x[1]));
         let g = as_2d("matmul", "gradient", g);
-        // dL/dA = G Bᵀ, dL/dB = Aᵀ G.
-        vec![g.dot(&b.t()).into_dyn(), a.t().dot(&g).into_dyn()]
+        // dL/dA = G Bᵀ, dL/dB = Aᵀ G; transposes are strided views, not copies.
+        vec![
+            needed[0].then(|| product(g, b.t()).into_dyn()),
+            needed[1].then(|| product(a.t(), g).into_dyn()),
+        ]
     }
 }
 
 impl<'t> Var<'t> {
-    /// Matrix product: `[m, k] @ [k, n] -> [m, n]`.
+    /// Matrix product: `[m, k] @ [k, n] -> [m, n]`, on every core for large operands.
     ///
     /// # Panics
     /// If either operand is not rank 2 or the inner sizes differ (both shapes are named).
@@ -63,6 +79,16 @@ mod tests {
         let a = tensor(&[2, 3], vec![0.5, -1.0, 2.0, 1.5, -0.7, 0.9]);
         let b = tensor(&[3, 2], vec![1.2, -0.8, 2.5, 0.1, -0.3, 0.7]);
         check_gradients(|_, v| v[0].matmul(v[1]), &[a, b], GradCheck::default()).unwrap();
+    }
+
+    #[test]
+    fn a_constant_operand_gets_no_gradient_computed() {
+        let tape = Tape::new();
+        let x = tape.constant(tensor(&[1, 2], vec![1.0, 2.0]));
+        let w = tape.var(tensor(&[2, 1], vec![3.0, 4.0]));
+        let grads = x.matmul(w).backward();
+        assert_eq!(grads.get(w).unwrap(), &tensor(&[2, 1], vec![1.0, 2.0]));
+        assert!(grads.get(x).is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod binary_cross_entropy;
+pub mod dense;
 pub mod dropout;
 pub mod exp;
 pub mod log;

@@ -1,0 +1,143 @@
+//! Matrix products on every core: one safe wrapper over the `gemm` crate.
+//!
+//! `gemm` picks AVX-512/AVX2/FMA kernels at run time and splits large products over
+//! rayon's threads. It reads operands through strides, so transposed views (`a.t()`) are
+//! multiplied without a copy. Threads split the output into blocks; each element's
+//! reduction over `k` runs in the same order whatever the thread count, so results are
+//! bit-identical with 1 or 2 threads (tested below and in the trainer).
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+/// Products with fewer multiply-adds than this run on the calling thread: below it,
+/// waking a second thread costs more than it saves.
+const PARALLEL_MIN_MACS: usize = 1 << 18;
+
+/// `out = a @ b`, or `out += a @ b` when `accumulate` is true.
+///
+/// # Panics
+/// If the shapes do not chain (`a: [m, k]`, `b: [k, n]`, `out: [m, n]`); all three are named.
+///
+/// ```
+/// use keel_autograd::matmul_into;
+/// use ndarray::array;
+/// let a = array![[1.0f32, 2.0], [3.0, 4.0]];
+/// let mut out = ndarray::Array2::zeros((2, 2));
+/// matmul_into(a.view(), a.t(), out.view_mut(), false); // a @ aᵀ
+/// assert_eq!(out, array![[5.0, 11.0], [11.0, 25.0]]);
+/// ```
+pub fn matmul_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut out: ArrayViewMut2<'_, f32>, accumulate: bool) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && out.dim() == (m, n),
+        "matmul: lhs {:?} and rhs {:?} do not give output {:?}",
+        a.shape(),
+        b.shape(),
+        out.shape()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            out.fill(0.0);
+        }
+        return;
+    }
+    let parallelism = if m * n * k >= PARALLEL_MIN_MACS && rayon::current_num_threads() > 1 {
+        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        gemm::Parallelism::None
+    };
+    let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
+    let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
+    let (o_rs, o_cs) = (out.strides()[0], out.strides()[1]);
+    // SAFETY: `gemm::gemm` reads `m×k` elements of `a` at `a_ptr + i*a_rs + p*a_cs`, `k×n`
+    // of `b` likewise, and reads/writes `m×n` of `out`. Each pointer and its strides come
+    // from a live ndarray view of exactly the asserted shape, so every address touched lies
+    // inside that view's allocation (ndarray guarantees this for any valid view, including
+    // negative or zero strides). `out` is a unique (`&mut`) view, so it cannot alias `a` or
+    // `b`, which are shared borrows held for the whole call. `T = f32` is a type `gemm`
+    // supports, so it does not panic on the type. The call is synchronous: the borrows
+    // outlive every thread it starts.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            o_cs,
+            o_rs,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            1.0, // alpha: the weight of the old `out` when accumulating
+            1.0, // beta: the weight of `a @ b`
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, ShapeBuilder};
+
+    fn sample(rows: usize, cols: usize, seed: usize) -> Array2<f32> {
+        Array2::from_shape_fn((rows, cols), |(i, j)| ((i * 31 + j * 17 + seed) % 23) as f32 / 7.0 - 1.5)
+    }
+
+    fn close(a: &Array2<f32>, b: &Array2<f32>, tol: f32) -> bool {
+        a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+    }
+
+    fn naive(a: &Array2<f32>, b: &Array2<f32>) -> Array2<f32> {
+        Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {
+            (0..a.ncols()).map(|p| a[[i, p]] as f64 * b[[p, j]] as f64).sum::<f64>() as f32
+        })
+    }
+
+    #[test]
+    fn matches_a_naive_product_for_plain_transposed_and_column_major_operands() {
+        for &(m, k, n) in &[(1, 1, 1), (3, 5, 2), (32, 784, 32), (128, 64, 10), (7, 0, 3)] {
+            let (a, b) = (sample(m, k, 1), sample(k, n, 2));
+            let want = naive(&a, &b);
+            let mut out = Array2::zeros((m, n));
+            matmul_into(a.view(), b.view(), out.view_mut(), false);
+            assert!(close(&out, &want, 1e-3), "{m}x{k}x{n}");
+            // Transposed views and a column-major output read and write through strides.
+            let (at, bt) = (a.t().to_owned(), b.t().to_owned());
+            let mut out_f = Array2::zeros((m, n).f());
+            matmul_into(at.t(), bt.t(), out_f.view_mut(), false);
+            assert!(close(&out_f, &want, 1e-3), "{m}x{k}x{n} strided");
+            // Accumulation adds to what is there.
+            matmul_into(a.view(), b.view(), out.view_mut(), true);
+            assert!(close(&out, &(&want * 2.0), 2e-3), "{m}x{k}x{n} accumulate");
+        }
+    }
+
+    #[test]
+    fn one_and_two_threads_give_identical_bits() {
+        let (a, b) = (sample(128, 784, 3), sample(784, 512, 4));
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut out = Array2::zeros((128, 512));
+            pool.install(|| matmul_into(a.view(), b.view(), out.view_mut(), false));
+            out
+        };
+        assert_eq!(run(1), run(2));
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: lhs [2, 3] and rhs [4, 2] do not give output [2, 2]")]
+    fn mismatched_shapes_name_all_three() {
+        let mut out = Array2::zeros((2, 2));
+        matmul_into(sample(2, 3, 0).view(), sample(4, 2, 0).view(), out.view_mut(), false);
+    }
+}

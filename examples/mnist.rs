@@ -7,6 +7,7 @@
 //! ```sh
 //! cargo run --release --example mnist                  # about 0.96 test accuracy
 //! cargo run --release --example mnist -- --epochs 2 --save mnist.keel
+//! cargo run --release --example mnist -- --epochs 3 --plot training.svg --confusion-matrix
 //! ```
 
 use clap::Parser;
@@ -34,6 +35,12 @@ struct Args {
     /// Save the trained model to this path.
     #[arg(long)]
     save: Option<std::path::PathBuf>,
+    /// Draw the training curves (loss and accuracy, train and validation) to this SVG file.
+    #[arg(long, value_name = "PATH")]
+    plot: Option<std::path::PathBuf>,
+    /// Print the confusion matrix and per-class precision, recall and F1 on the test set.
+    #[arg(long)]
+    confusion_matrix: bool,
 }
 
 fn main() -> keel::Result<()> {
@@ -74,6 +81,13 @@ fn main() -> keel::Result<()> {
         "Test accuracy: {:.4}",
         scores.get("accuracy").unwrap_or(f64::NAN)
     );
+    if args.confusion_matrix {
+        println!("{}", model.confusion_matrix(&mnist.test)?);
+    }
+    if let Some(path) = args.plot {
+        history.plot(&path)?;
+        println!("Wrote the training curves to {}", path.display());
+    }
     if let Some(path) = args.save {
         model.save(&path)?;
         println!("Saved the model to {}", path.display());

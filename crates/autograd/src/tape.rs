@@ -156,7 +156,11 @@ impl Tape {
                 .iter()
                 .map(|&i| nodes[i].value.as_ref())
                 .collect();
-            let needed: Vec<bool> = node.inputs.iter().map(|&i| nodes[i].requires_grad).collect();
+            let needed: Vec<bool> = node
+                .inputs
+                .iter()
+                .map(|&i| nodes[i].requires_grad)
+                .collect();
             let input_grads = op.backward_needed(&inputs, &node.value, &grad, &needed);
             debug_assert_eq!(
                 input_grads.len(),

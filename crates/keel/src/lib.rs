@@ -49,7 +49,14 @@ pub mod prelude {
         Activation, ActivationLayer, Dense, Dropout, Flatten, Initializer, Softmax,
     };
     pub use keel_optim::{Adam, Clip, Clipping, Sgd};
-    pub use keel_trainer::{FitOptions, History, Loss, Metric, Scores, Sequential};
+    pub use keel_trainer::{
+        Average, ConfusionMatrix, FitOptions, History, Loss, Metric, Scores, Sequential,
+    };
+    pub use keel_trainer::{
+        CSVLogger, Callback, CallbackContext, Control, EarlyStopping, LambdaCallback,
+        LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau,
+        TerminateOnNaN,
+    };
 }
 
 /// Compiles the README's usage example as a doc test.

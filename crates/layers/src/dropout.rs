@@ -2,8 +2,8 @@
 
 use crate::{Ctx, Error, Layer, LayerConfig, Mode, Result};
 use keel_autograd::{Tensor, Var};
-use rand::rngs::StdRng;
 use rand::rngs::SmallRng;
+use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// Zeroes each input with probability `rate` during training and scales the survivors by

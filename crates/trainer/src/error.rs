@@ -53,6 +53,24 @@ pub enum Error {
         /// What was given.
         found: String,
     },
+    /// The targets do not fit a compiled metric (or the classes of the output).
+    #[error("{metric}: expected {expected}, found {found}")]
+    MetricTargets {
+        /// The metric's Keras name.
+        metric: &'static str,
+        /// What the metric needs.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+    /// A chart of a History could not be drawn.
+    #[error("{path}: cannot plot the history: {problem}")]
+    Plot {
+        /// The chart file.
+        path: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
     /// Training produced a non-finite loss.
     #[error("the loss became non-finite ({value}) at epoch {epoch}, step {step}")]
     NonFiniteLoss {
@@ -86,6 +104,52 @@ pub enum Error {
         index: usize,
         /// The layer's kind.
         kind: &'static str,
+    },
+    /// `sample_weight` does not hold one weight per sample of the data given to `fit`.
+    #[error(
+        "sample_weight must hold one weight per sample of the data: expected {expected}, found {found}"
+    )]
+    SampleWeightLength {
+        /// The number of samples in the data.
+        expected: usize,
+        /// The number of weights given.
+        found: usize,
+    },
+    /// A callback argument is out of its range.
+    #[error("{callback}: {argument} must be {expected}, found {found}")]
+    InvalidCallbackArgument {
+        /// The callback's Keras name in snake case ("early_stopping").
+        callback: &'static str,
+        /// The argument's Keras name.
+        argument: &'static str,
+        /// The allowed values, in words.
+        expected: &'static str,
+        /// The value given.
+        found: String,
+    },
+    /// A callback names a metric (as its `monitor` or in a file-name pattern) that training
+    /// does not log.
+    #[error(
+        "{callback}: {role} '{name}' is not available; available metrics are: {}",
+        available.join(", ")
+    )]
+    UnknownMetric {
+        /// The callback's Keras name in snake case.
+        callback: &'static str,
+        /// Where the name was used: "monitor" or "filepath placeholder".
+        role: &'static str,
+        /// The name given.
+        name: String,
+        /// Every name that is logged, sorted.
+        available: Vec<String>,
+    },
+    /// A `ModelCheckpoint` file-name pattern cannot be parsed.
+    #[error("model_checkpoint: filepath pattern '{pattern}': {problem}")]
+    FilepathPattern {
+        /// The pattern given.
+        pattern: String,
+        /// What is wrong, saying what was expected and what was found.
+        problem: String,
     },
 }
 

@@ -1,10 +1,9 @@
 //! Inference: `evaluate` and `predict`.
 
-use crate::loss::TargetKind;
-use crate::metric::{count_correct, RunningMeans};
+use crate::metrics::{target_kind, MetricTracker};
 use crate::{Error, Result, Scores, Sequential};
 use keel_autograd::{Tape, Tensor};
-use keel_data::{batch_ranges, Dataset, TargetsView};
+use keel_data::{batch_ranges, Dataset};
 use keel_layers::{Ctx, Mode};
 use ndarray::{Axis, IxDyn};
 use rand::rngs::StdRng;
@@ -12,29 +11,66 @@ use rand::SeedableRng;
 
 /// Samples per forward pass in `evaluate` and `predict`: large batches amortise per-op cost,
 /// and only the order of summation depends on it.
-const INFERENCE_BATCH: usize = 1024;
+pub(crate) const INFERENCE_BATCH: usize = 1024;
 
 impl Sequential {
-    /// The loss and every compiled metric on `data`, as Keras's `model.evaluate`.
+    /// The loss and every compiled metric on `data`, as Keras's `model.evaluate`, by Keras
+    /// name ("loss", "accuracy", "f1_score", ...). Every value is over the whole of `data`:
+    /// the loss and accuracies are means weighted by batch size, and precision, recall and
+    /// F1 come from the confusion matrix of all of it.
     ///
     /// # Errors
-    /// An uncompiled model, or data whose sample shape or targets do not fit.
+    /// An uncompiled model, or data whose sample shape or targets do not fit the model, the
+    /// loss or a metric.
+    ///
+    /// ```
+    /// use keel_data::{Dataset, Targets};
+    /// use keel_layers::{Activation, Dense};
+    /// use keel_optim::Adam;
+    /// use keel_trainer::{Average, Loss, Metric, Sequential};
+    /// # fn main() -> keel_trainer::Result<()> {
+    /// let x = ndarray::array![[1.0f32, 0.0], [0.0, 1.0], [2.0, 1.0]].into_dyn();
+    /// let data = Dataset::from_f32(x, Targets::Classes(vec![0, 1, 0]))?;
+    /// let mut model = Sequential::new([2]).add(Dense::new(2).activation(Activation::Softmax));
+    /// let metrics = [Metric::Accuracy, Metric::Precision, Metric::F1Score { average: Average::Macro }];
+    /// model.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &metrics)?;
+    /// let scores = model.evaluate(&data)?;
+    /// let names: Vec<&str> = scores.iter().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["accuracy", "f1_score", "loss", "precision"]);
+    /// # Ok(()) }
+    /// ```
     pub fn evaluate(&self, data: &Dataset) -> Result<Scores> {
         self.check_data(data)?;
-        let compiled = self.compiled.as_ref().ok_or(Error::NotCompiled {
-            operation: "evaluate",
-        })?;
         Ok(Scores::from_logs(
-            self.evaluate_means(data, INFERENCE_BATCH)?
-                .logs(&compiled.metrics, ""),
+            self.evaluate_means(data, INFERENCE_BATCH)?.logs(""),
         ))
     }
 
-    pub(crate) fn evaluate_means(&self, data: &Dataset, batch_size: usize) -> Result<RunningMeans> {
-        let compiled = self.compiled.as_ref().ok_or(Error::NotCompiled {
-            operation: "evaluate",
-        })?;
-        let mut means = RunningMeans::default();
+    /// The loss and metrics of the compiled model on `data`, in batches of `batch_size`.
+    pub(crate) fn evaluate_means(
+        &self,
+        data: &Dataset,
+        batch_size: usize,
+    ) -> Result<MetricTracker> {
+        if self.compiled.is_none() {
+            return Err(Error::NotCompiled {
+                operation: "evaluate",
+            });
+        }
+        let mut tracker = self.metric_tracker(data)?;
+        self.evaluate_into(data, batch_size, &mut tracker)?;
+        Ok(tracker)
+    }
+
+    /// Adds the outputs of every batch of `data` (in Eval mode) to `tracker`, and their
+    /// loss when the model is compiled.
+    pub(crate) fn evaluate_into(
+        &self,
+        data: &Dataset,
+        batch_size: usize,
+        tracker: &mut MetricTracker,
+    ) -> Result<()> {
+        let loss_fn = self.compiled.as_ref().map(|c| c.loss);
         let mut rng = StdRng::seed_from_u64(0); // unused in Eval mode
         let indices: Vec<usize> = (0..data.len()).collect();
         for range in batch_ranges(data.len(), batch_size)? {
@@ -43,32 +79,60 @@ impl Sequential {
             let tape = Tape::new();
             let mut ctx = Ctx::new(Mode::Eval, &mut rng);
             let (output, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);
-            let loss = compiled
-                .loss
-                .per_sample(output, activation, &batch.y)
-                .mean()
-                .scalar();
-            means.add(
-                loss,
-                count_correct(&output.value(), activation, &batch.y),
-                n,
-            );
+            if let Some(loss_fn) = loss_fn {
+                let loss = loss_fn.per_sample(output, activation, &batch.y).mean();
+                tracker.add_loss(loss.scalar(), n);
+            }
+            tracker.update(&output.value(), &batch.y);
         }
-        Ok(means)
+        Ok(())
     }
 
     /// The model's outputs for every sample of `data` (targets are ignored): `[n, ..output_shape]`.
+    /// Runs 1024 samples per forward pass; see [`predict_batched`](Sequential::predict_batched)
+    /// to choose.
     ///
     /// # Errors
     /// Data whose sample shape does not match the model's input.
     pub fn predict(&self, data: &Dataset) -> Result<Tensor> {
+        self.predict_batched(data, INFERENCE_BATCH)
+    }
+
+    /// [`predict`](Sequential::predict) with `batch_size` samples per forward pass, as
+    /// Keras's `model.predict(x, batch_size=32)`. Smaller batches use less memory; the
+    /// outputs do not depend on it beyond rounding.
+    ///
+    /// ```
+    /// use keel_data::{Dataset, Targets};
+    /// use keel_layers::{Activation, Dense};
+    /// use keel_trainer::Sequential;
+    /// # fn main() -> keel_trainer::Result<()> {
+    /// let x = ndarray::Array2::from_shape_fn((10, 2), |(i, j)| (i * 2 + j) as f32).into_dyn();
+    /// let data = Dataset::from_f32(x, Targets::Classes(vec![0; 10]))?;
+    /// let model = Sequential::new([2]).add(Dense::new(3).activation(Activation::Softmax));
+    /// let probabilities = model.predict_batched(&data, 4)?;
+    /// assert_eq!(probabilities.shape(), &[10, 3]);
+    /// assert!(model.predict_batched(&data, 0).is_err());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A `batch_size` of 0, or data whose sample shape does not match the model's input.
+    pub fn predict_batched(&self, data: &Dataset, batch_size: usize) -> Result<Tensor> {
+        if batch_size == 0 {
+            return Err(Error::InvalidOption {
+                option: "batch_size",
+                expected: "at least 1",
+                found: "0".into(),
+            });
+        }
         self.check_input_shape(data.sample_shape())?;
         let mut shape = vec![data.len()];
         shape.extend_from_slice(self.output_shape());
         let mut out = Tensor::zeros(IxDyn(&shape));
         let mut rng = StdRng::seed_from_u64(0);
         let indices: Vec<usize> = (0..data.len()).collect();
-        for range in batch_ranges(data.len(), INFERENCE_BATCH)? {
+        for range in batch_ranges(data.len(), batch_size)? {
             let batch = data.gather(&indices[range.clone()]);
             let tape = Tape::new();
             let mut ctx = Ctx::new(Mode::Eval, &mut rng);
@@ -95,17 +159,12 @@ impl Sequential {
         self.check()?;
         self.check_input_shape(data.sample_shape())?;
         if let Some(compiled) = &self.compiled {
-            let kind = match data.targets() {
-                TargetsView::Classes(labels) => TargetKind::Classes {
-                    max_label: labels.iter().copied().max(),
-                },
-                TargetsView::Dense(rows) => TargetKind::Dense {
-                    columns: rows.ncols(),
-                },
-            };
-            compiled
-                .loss
-                .check(self.output_shape(), self.output_activation(), kind)?;
+            compiled.loss.check(
+                self.output_shape(),
+                self.output_activation(),
+                target_kind(data),
+            )?;
+            self.metric_tracker(data)?; // every compiled metric can read these targets
         }
         Ok(())
     }

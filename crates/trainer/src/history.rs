@@ -1,9 +1,16 @@
-//! The record `fit` returns: one value per epoch for each series.
+//! The record `fit` returns: one value per epoch for each series, exportable as CSV and
+//! JSON and drawable as a chart.
+
+mod export;
+mod plot;
 
 use std::collections::BTreeMap;
 
 /// Per-epoch series of a training run (`loss`, `accuracy`, `val_loss`, `val_accuracy`, ...),
 /// as Keras's `History.history`.
+///
+/// Export it with [`write_csv`](History::write_csv) (Keras's `CSVLogger` layout) or
+/// [`write_json`](History::write_json), or draw it with [`plot`](History::plot).
 ///
 /// Equality compares the epochs and the series, not the wall-clock epoch times.
 #[derive(Debug, Clone, Default)]

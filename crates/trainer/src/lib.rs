@@ -16,22 +16,29 @@
 //! # Ok(()) }
 //! ```
 
+mod callbacks;
 mod error;
 mod evaluate;
 mod fit;
 mod history;
 mod loss;
-mod metric;
+mod metrics;
 mod options;
 mod progress;
 mod save;
 mod scores;
 mod sequential;
+mod summary;
+mod weights;
 
+pub use callbacks::{
+    CSVLogger, Callback, CallbackContext, Control, EarlyStopping, LambdaCallback,
+    LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau, TerminateOnNaN,
+};
 pub use error::{Error, Result};
 pub use history::History;
 pub use loss::{Loss, TargetKind};
-pub use metric::Metric;
+pub use metrics::{Average, ConfusionMatrix, Metric};
 pub use options::FitOptions;
 pub use progress::Verbosity;
 pub use save::{FORMAT_VERSION, MAGIC};

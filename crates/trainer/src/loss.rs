@@ -4,7 +4,7 @@ use crate::{Error, Result};
 use keel_autograd::{Tensor, Var};
 use keel_data::BatchTargets;
 use keel_layers::Activation;
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 
 /// A loss function, named as in Keras.
 ///
@@ -162,23 +162,4 @@ fn dense(targets: &BatchTargets) -> Tensor {
             Array2::from_shape_fn((y.len(), 1), |(i, _)| y[i] as f32).into_dyn()
         }
     }
-}
-
-/// The index of the largest value in each row of a `[batch, k]` tensor.
-pub(crate) fn argmax_rows(values: &Tensor) -> Vec<usize> {
-    values
-        .axis_iter(Axis(0))
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-                    if v > best.1 {
-                        (i, v)
-                    } else {
-                        best
-                    }
-                })
-                .0
-        })
-        .collect()
 }

@@ -1,17 +1,27 @@
 //! The options of `fit`, as a builder with Keras's names and defaults.
 
-use crate::{Error, Result, Verbosity};
+use crate::{Callback, Error, Result, Verbosity};
 use keel_data::Dataset;
+use std::collections::BTreeMap;
 
 /// Options of [`Sequential::fit`](crate::Sequential::fit), with Keras's names and defaults.
 ///
 /// ```
-/// use keel_trainer::FitOptions;
-/// let options = FitOptions::new().epochs(10).batch_size(32).validation_split(0.1).seed(7);
+/// use keel_trainer::{EarlyStopping, FitOptions};
+/// let options = FitOptions::new()
+///     .epochs(10)
+///     .batch_size(32)
+///     .validation_split(0.1)
+///     .seed(7)
+///     .class_weight([(0, 1.0), (1, 5.0)])
+///     .callback(EarlyStopping::new("val_loss").patience(3));
 /// assert_eq!(options.batch_size, 32);
+/// assert_eq!(options.callbacks.len(), 1);
 /// ```
-#[derive(Debug, Clone)]
-pub struct FitOptions {
+///
+/// The lifetime `'a` lets callbacks borrow (a `&mut EarlyStopping` to read afterwards, or
+/// closures that capture locals); it is inferred.
+pub struct FitOptions<'a> {
     /// Passes over the training data. Defaults to 1.
     pub epochs: usize,
     /// Samples per gradient step. Defaults to 32.
@@ -29,9 +39,46 @@ pub struct FitOptions {
     /// Samples per batch when validating. Defaults to 1024 (only the summation order
     /// depends on it).
     pub validation_batch_size: usize,
+    /// The epoch to start from (0-based), to resume a run: epochs `initial_epoch..epochs`
+    /// run, and the History numbers them so. Defaults to 0.
+    pub initial_epoch: usize,
+    /// A weight per class (missing classes weigh 1) that scales each sample's loss.
+    /// Defaults to none.
+    pub class_weight: Option<BTreeMap<u32, f32>>,
+    /// A weight per sample of the data given to `fit` (validation part included) that
+    /// scales its loss. Defaults to none.
+    pub sample_weight: Option<Vec<f32>>,
+    /// Validate every this many epochs: after epochs `e` (0-based) where
+    /// `(e + 1) % validation_freq == 0`. Defaults to 1.
+    pub validation_freq: usize,
+    /// At most this many batches per epoch. Defaults to all.
+    pub steps_per_epoch: Option<usize>,
+    /// The callbacks, called in order. Defaults to none.
+    pub callbacks: Vec<Box<dyn Callback + 'a>>,
 }
 
-impl Default for FitOptions {
+impl std::fmt::Debug for FitOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FitOptions")
+            .field("epochs", &self.epochs)
+            .field("batch_size", &self.batch_size)
+            .field("validation_split", &self.validation_split)
+            .field("validation_data", &self.validation_data)
+            .field("shuffle", &self.shuffle)
+            .field("seed", &self.seed)
+            .field("verbose", &self.verbose)
+            .field("validation_batch_size", &self.validation_batch_size)
+            .field("initial_epoch", &self.initial_epoch)
+            .field("class_weight", &self.class_weight)
+            .field("sample_weight", &self.sample_weight.as_ref().map(Vec::len))
+            .field("validation_freq", &self.validation_freq)
+            .field("steps_per_epoch", &self.steps_per_epoch)
+            .field("callbacks", &self.callbacks.len())
+            .finish()
+    }
+}
+
+impl Default for FitOptions<'_> {
     fn default() -> Self {
         FitOptions {
             epochs: 1,
@@ -42,11 +89,17 @@ impl Default for FitOptions {
             seed: 0,
             verbose: 1,
             validation_batch_size: 1024,
+            initial_epoch: 0,
+            class_weight: None,
+            sample_weight: None,
+            validation_freq: 1,
+            steps_per_epoch: None,
+            callbacks: Vec::new(),
         }
     }
 }
 
-impl FitOptions {
+impl<'a> FitOptions<'a> {
     /// The defaults.
     pub fn new() -> Self {
         FitOptions::default()
@@ -100,6 +153,58 @@ impl FitOptions {
         self
     }
 
+    /// Starts at epoch `epoch` (0-based), to resume a run, as Keras's `initial_epoch`.
+    pub fn initial_epoch(mut self, epoch: usize) -> Self {
+        self.initial_epoch = epoch;
+        self
+    }
+
+    /// Weighs each training sample's loss by its class's weight (Keras's `class_weight`):
+    /// the class is the label, the argmax of a one-hot row, or a single target rounded.
+    /// Classes not listed weigh 1. Cannot be combined with `sample_weight`, as in Keras.
+    pub fn class_weight(mut self, weights: impl IntoIterator<Item = (u32, f32)>) -> Self {
+        self.class_weight = Some(weights.into_iter().collect());
+        self
+    }
+
+    /// Weighs each sample's loss (Keras's `sample_weight`): one finite weight `>= 0` per
+    /// sample of the data given to `fit`, in order (the `validation_split` part's weights
+    /// are unused; validation is unweighted).
+    pub fn sample_weight(mut self, weights: impl Into<Vec<f32>>) -> Self {
+        self.sample_weight = Some(weights.into());
+        self
+    }
+
+    /// Validates every `freq` epochs (Keras's `validation_freq`). Epochs that do not
+    /// validate have no `val_` logs (`NaN` in the History).
+    pub fn validation_freq(mut self, freq: usize) -> Self {
+        self.validation_freq = freq;
+        self
+    }
+
+    /// Runs at most `steps` batches per epoch (each epoch still reshuffles and starts from
+    /// the beginning of the data, unlike Keras, which continues where the last epoch left off).
+    pub fn steps_per_epoch(mut self, steps: usize) -> Self {
+        self.steps_per_epoch = Some(steps);
+        self
+    }
+
+    /// Adds a callback (Keras's `callbacks=[...]`, one at a time). Pass `&mut callback` to
+    /// read its state after `fit`.
+    pub fn callback(mut self, callback: impl Callback + 'a) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// Adds several boxed callbacks, as Keras's `callbacks=[...]`.
+    pub fn callbacks(
+        mut self,
+        callbacks: impl IntoIterator<Item = Box<dyn Callback + 'a>>,
+    ) -> Self {
+        self.callbacks.extend(callbacks);
+        self
+    }
+
     /// Checks every option's range.
     pub(crate) fn validate(&self) -> Result<Verbosity> {
         let invalid = |option, expected, found: String| {
@@ -123,6 +228,26 @@ impl FitOptions {
                 "validation_split",
                 "in [0, 1)",
                 self.validation_split.to_string(),
+            );
+        }
+        if self.initial_epoch >= self.epochs {
+            return invalid(
+                "initial_epoch",
+                "less than epochs",
+                format!("{} with epochs = {}", self.initial_epoch, self.epochs),
+            );
+        }
+        if self.validation_freq == 0 {
+            return invalid("validation_freq", "at least 1", "0".into());
+        }
+        if self.steps_per_epoch == Some(0) {
+            return invalid("steps_per_epoch", "at least 1", "0".into());
+        }
+        if let (Some(_), Some(classes)) = (&self.sample_weight, &self.class_weight) {
+            return invalid(
+                "class_weight",
+                "unset when sample_weight is given (Keras cannot use both)",
+                format!("weights for {} classes", classes.len()),
             );
         }
         match self.verbose {

@@ -1,4 +1,8 @@
 //! Keras-style progress output: a live bar (verbose 1) or one line per epoch (verbose 2).
+//!
+//! The bar shows step/steps, elapsed time, ETA, samples per second and the live logs.
+//! Logs are `(name, value)` pairs, so anything `fit` adds to them (a gradient norm, the
+//! learning rate, skipped steps) is shown with no change here.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -40,7 +44,7 @@ impl EpochProgress {
                 ProgressDrawTarget::stderr_with_hz(10),
             );
             let style = ProgressStyle::with_template(
-                "{pos:>5}/{len} [{bar:30}] {elapsed_precise} ETA {eta} - {per_sec} - {msg}",
+                "{pos:>5}/{len} [{bar:30}] {elapsed_precise} ETA {eta} - {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -54,12 +58,22 @@ impl EpochProgress {
         }
     }
 
-    /// Shows the step count and the running logs. Formats only when a bar is drawn.
-    pub(crate) fn step(&self, step: usize, logs: impl FnOnce() -> Vec<(String, f64)>) {
+    /// Shows the step count, the throughput after `samples` samples and the running logs.
+    /// Formats only when a bar is drawn, and the logs at the first step and every 16.
+    pub(crate) fn step(
+        &self,
+        step: usize,
+        samples: usize,
+        logs: impl FnOnce() -> Vec<(String, f64)>,
+    ) {
         if let Some(bar) = &self.bar {
             bar.set_position(step as u64);
-            if step % 16 == 0 || step == self.steps {
-                bar.set_message(format_logs(&logs()));
+            if step == 1 || step % 16 == 0 || step == self.steps {
+                let per_second = samples as f64 / bar.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!(
+                    "{per_second:.0} samples/s - {}",
+                    format_logs(&logs())
+                ));
             }
         }
     }

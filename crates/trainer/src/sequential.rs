@@ -51,14 +51,6 @@ fn layer_rng(seed: u64, index: usize) -> StdRng {
     )
 }
 
-fn type_name(kind: &str) -> String {
-    let mut chars = kind.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 impl Sequential {
     /// An empty model taking samples of `input_shape` (without the batch axis).
     pub fn new(input_shape: impl AsRef<[usize]>) -> Self {
@@ -134,7 +126,8 @@ impl Sequential {
     /// Fixes the optimizer, the loss and the metrics used by [`fit`](Sequential::fit).
     ///
     /// # Errors
-    /// The first layer error met while building, or an optimizer configuration error.
+    /// The first layer error met while building, an optimizer configuration error, or
+    /// metrics that share a name or have a `k` of 0 (repeated metrics are dropped).
     pub fn compile<O>(&mut self, optimizer: O, loss: Loss, metrics: &[Metric]) -> Result<()>
     where
         O: TryInto<Optimizer>,
@@ -142,16 +135,11 @@ impl Sequential {
     {
         self.check()?;
         let optimizer = optimizer.try_into()?;
-        let mut unique = Vec::new();
-        for &metric in metrics {
-            if !unique.contains(&metric) {
-                unique.push(metric);
-            }
-        }
+        let metrics = crate::metrics::unique(metrics)?;
         self.compiled = Some(Compiled {
             optimizer,
             loss,
-            metrics: unique,
+            metrics,
         });
         Ok(())
     }
@@ -182,6 +170,11 @@ impl Sequential {
     /// The Keras-style names of the layers ("dense", "dense_1", ...).
     pub fn layer_names(&self) -> &[String] {
         &self.names
+    }
+
+    /// The per-sample output shape of each built layer, in order.
+    pub fn layer_output_shapes(&self) -> &[Vec<usize>] {
+        &self.shapes
     }
 
     /// The total number of scalars in all parameters.
@@ -220,48 +213,6 @@ impl Sequential {
         };
         let hidden = body.iter().fold(x, |h, layer| layer.forward(h, ctx));
         (last.forward_logits(hidden, ctx), last.final_activation())
-    }
-
-    /// A Keras-style table of the layers, their output shapes and parameter counts.
-    pub fn summary_string(&self) -> String {
-        let rows: Vec<(String, String, usize)> = self
-            .layers
-            .iter()
-            .zip(&self.names)
-            .zip(&self.shapes)
-            .map(|((layer, name), shape)| {
-                let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-                let count = layer.params().iter().map(|(_, p)| p.len()).sum();
-                (
-                    format!("{name} ({})", type_name(layer.kind())),
-                    format!("(None, {})", dims.join(", ")),
-                    count,
-                )
-            })
-            .collect();
-        let total = self.param_count();
-        let bytes = |n: usize| format!("{:.2} KB", n as f64 * 4.0 / 1024.0);
-        let line = |c: char| format!("{}\n", c.to_string().repeat(66));
-        let mut out = String::from("Model: \"sequential\"\n");
-        out += &line('=');
-        out += &format!(
-            "{:<30}{:<24}{:>12}\n",
-            "Layer (type)", "Output Shape", "Param #"
-        );
-        out += &line('=');
-        for (i, (name, shape, count)) in rows.iter().enumerate() {
-            out += &format!("{name:<30}{shape:<24}{count:>12}\n");
-            out += &line(if i + 1 == rows.len() { '=' } else { '-' });
-        }
-        out += &format!("Total params: {total} ({})\n", bytes(total));
-        out += &format!("Trainable params: {total} ({})\n", bytes(total));
-        out += "Non-trainable params: 0 (0.00 B)\n";
-        out
-    }
-
-    /// Prints [`summary_string`](Sequential::summary_string) to stdout.
-    pub fn summary(&self) {
-        print!("{}", self.summary_string());
     }
 }
 

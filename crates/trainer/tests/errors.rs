@@ -83,7 +83,7 @@ fn options_out_of_range_are_errors() {
 trait QuietDefault {
     fn verbose_if_unset(self) -> Self;
 }
-impl QuietDefault for FitOptions {
+impl QuietDefault for FitOptions<'_> {
     fn verbose_if_unset(self) -> Self {
         if self.verbose == 1 {
             self.verbose(0)

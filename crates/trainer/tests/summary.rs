@@ -1,25 +1,51 @@
-//! A golden test of the summary table.
+//! A golden test of the summary table (Keras 3's layout, box-drawing characters).
 
 mod common;
+use keel_layers::{Dense, Dropout, Flatten};
+use keel_trainer::Sequential;
 
 #[test]
 fn the_seed_model_summary_matches_the_golden_table() {
     let expected = "\
 Model: \"sequential\"
-==================================================================
-Layer (type)                  Output Shape                 Param #
-==================================================================
-flatten (Flatten)             (None, 784)                        0
-------------------------------------------------------------------
-dense (Dense)                 (None, 32)                     25120
-------------------------------------------------------------------
-dropout (Dropout)             (None, 32)                         0
-------------------------------------------------------------------
-dense_1 (Dense)               (None, 10)                       330
-==================================================================
-Total params: 25450 (99.41 KB)
-Trainable params: 25450 (99.41 KB)
-Non-trainable params: 0 (0.00 B)
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
+┃ Layer (type)                    ┃ Output Shape           ┃       Param # ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
+│ flatten (Flatten)               │ (None, 784)            │             0 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ dense (Dense)                   │ (None, 32)             │        25,120 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ dropout (Dropout)               │ (None, 32)             │             0 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ dense_1 (Dense)                 │ (None, 10)             │           330 │
+└─────────────────────────────────┴────────────────────────┴───────────────┘
+ Total params: 25,450 (99.41 KB)
+ Trainable params: 25,450 (99.41 KB)
+ Non-trainable params: 0 (0.00 B)
 ";
     assert_eq!(common::seed_model(0).summary_string(), expected);
+}
+
+#[test]
+fn columns_widen_to_fit_a_long_output_shape_and_stay_aligned() {
+    let model = Sequential::new([10, 10, 10, 10, 10])
+        .add(Dropout::new(0.5))
+        .add(Flatten::new())
+        .add(Dense::new(10));
+    let expected = "\
+Model: \"sequential\"
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
+┃ Layer (type)                    ┃ Output Shape               ┃       Param # ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
+│ dropout (Dropout)               │ (None, 10, 10, 10, 10, 10) │             0 │
+├─────────────────────────────────┼────────────────────────────┼───────────────┤
+│ flatten (Flatten)               │ (None, 100000)             │             0 │
+├─────────────────────────────────┼────────────────────────────┼───────────────┤
+│ dense (Dense)                   │ (None, 10)                 │     1,000,010 │
+└─────────────────────────────────┴────────────────────────────┴───────────────┘
+ Total params: 1,000,010 (3.81 MB)
+ Trainable params: 1,000,010 (3.81 MB)
+ Non-trainable params: 0 (0.00 B)
+";
+    assert_eq!(model.summary_string(), expected);
 }

@@ -1,0 +1,142 @@
+//! `Sequential::summary`: Keras 3's table of layers, output shapes and parameter counts.
+
+use crate::Sequential;
+
+/// `25450` as `"25,450"`, as Keras prints counts.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The memory of `n` `f32` values, as Keras's `readable_memory_size`: "99.41 KB".
+fn memory(n: usize) -> String {
+    let mut size = n as f64 * 4.0;
+    for unit in ["B", "KB", "MB", "GB", "TB"] {
+        if size < 1024.0 {
+            return format!("{size:.2} {unit}");
+        }
+        size /= 1024.0;
+    }
+    format!("{size:.2} PB")
+}
+
+fn type_name(kind: &str) -> String {
+    let mut chars = kind.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn count(params: Vec<(&'static str, &keel_autograd::Param)>) -> usize {
+    params.iter().map(|(_, p)| p.len()).sum()
+}
+
+/// A horizontal rule of the table: `left`, each column's width of `fill` with `join`
+/// between columns, `right`.
+fn rule(widths: &[usize; 3], [left, fill, join, right]: [char; 4]) -> String {
+    let cells: Vec<String> = widths
+        .iter()
+        .map(|&w| fill.to_string().repeat(w + 2))
+        .collect();
+    format!("{left}{}{right}\n", cells.join(&join.to_string()))
+}
+
+impl Sequential {
+    /// Keras 3's summary table: each layer's name and type, output shape (with `None` for
+    /// the batch axis) and parameter count, then the total, trainable and non-trainable
+    /// parameters with their memory as `f32`. Columns widen to fit long names.
+    ///
+    /// ```
+    /// use keel_layers::{Dense, Flatten};
+    /// use keel_trainer::Sequential;
+    /// let model = Sequential::new([28, 28]).add(Flatten::new()).add(Dense::new(10));
+    /// let table = model.summary_string();
+    /// assert!(table.contains("│ dense (Dense)                   │ (None, 10)             │         7,850 │"));
+    /// assert!(table.ends_with(" Non-trainable params: 0 (0.00 B)\n"));
+    /// ```
+    pub fn summary_string(&self) -> String {
+        let mut trainable = 0;
+        let mut frozen = 0;
+        let rows: Vec<[String; 3]> = self
+            .layers()
+            .iter()
+            .zip(self.layer_names())
+            .zip(self.layer_output_shapes())
+            .map(|((layer, name), shape)| {
+                let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+                let (t, f) = (count(layer.params()), count(layer.non_trainable_params()));
+                trainable += t;
+                frozen += f;
+                [
+                    format!("{name} ({})", type_name(layer.kind())),
+                    format!("(None, {})", dims.join(", ")),
+                    thousands(t + f),
+                ]
+            })
+            .collect();
+        let header = ["Layer (type)", "Output Shape", "Param #"];
+        let mut widths = [31, 22, 13];
+        for row in rows.iter().chain([&header.map(String::from)]) {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |[a, b, c]: [&str; 3], bar: char| {
+            let [wa, wb, wc] = widths;
+            format!("{bar} {a:<wa$} {bar} {b:<wb$} {bar} {c:>wc$} {bar}\n")
+        };
+        let mut out = String::from("Model: \"sequential\"\n");
+        out += &rule(&widths, ['┏', '━', '┳', '┓']);
+        out += &line(header, '┃');
+        out += &rule(&widths, ['┡', '━', '╇', '┩']);
+        for (i, [name, shape, params]) in rows.iter().enumerate() {
+            if i > 0 {
+                out += &rule(&widths, ['├', '─', '┼', '┤']);
+            }
+            out += &line([name, shape, params], '│');
+        }
+        out += &rule(&widths, ['└', '─', '┴', '┘']);
+        let total = trainable + frozen;
+        out += &format!(" Total params: {} ({})\n", thousands(total), memory(total));
+        out += &format!(
+            " Trainable params: {} ({})\n",
+            thousands(trainable),
+            memory(trainable)
+        );
+        out += &format!(
+            " Non-trainable params: {} ({})\n",
+            thousands(frozen),
+            memory(frozen)
+        );
+        out
+    }
+
+    /// Prints [`summary_string`](Sequential::summary_string) to stdout.
+    pub fn summary(&self) {
+        print!("{}", self.summary_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_sizes_read_as_keras_prints_them() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(25450), "25,450");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(memory(0), "0.00 B");
+        assert_eq!(memory(25450), "99.41 KB");
+        assert_eq!(memory(1 << 20), "4.00 MB");
+    }
+}

@@ -25,7 +25,12 @@ const PARALLEL_MIN_MACS: usize = 1 << 18;
 /// matmul_into(a.view(), a.t(), out.view_mut(), false); // a @ aᵀ
 /// assert_eq!(out, array![[5.0, 11.0], [11.0, 25.0]]);
 /// ```
-pub fn matmul_into(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut out: ArrayViewMut2<'_, f32>, accumulate: bool) {
+pub fn matmul_into(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    mut out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
     let ((m, k), (k2, n)) = (a.dim(), b.dim());
     assert!(
         k == k2 && out.dim() == (m, n),
@@ -90,7 +95,9 @@ mod tests {
     use ndarray::{Array2, ShapeBuilder};
 
     fn sample(rows: usize, cols: usize, seed: usize) -> Array2<f32> {
-        Array2::from_shape_fn((rows, cols), |(i, j)| ((i * 31 + j * 17 + seed) % 23) as f32 / 7.0 - 1.5)
+        Array2::from_shape_fn((rows, cols), |(i, j)| {
+            ((i * 31 + j * 17 + seed) % 23) as f32 / 7.0 - 1.5
+        })
     }
 
     fn close(a: &Array2<f32>, b: &Array2<f32>, tol: f32) -> bool {
@@ -99,13 +106,21 @@ mod tests {
 
     fn naive(a: &Array2<f32>, b: &Array2<f32>) -> Array2<f32> {
         Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {
-            (0..a.ncols()).map(|p| a[[i, p]] as f64 * b[[p, j]] as f64).sum::<f64>() as f32
+            (0..a.ncols())
+                .map(|p| a[[i, p]] as f64 * b[[p, j]] as f64)
+                .sum::<f64>() as f32
         })
     }
 
     #[test]
     fn matches_a_naive_product_for_plain_transposed_and_column_major_operands() {
-        for &(m, k, n) in &[(1, 1, 1), (3, 5, 2), (32, 784, 32), (128, 64, 10), (7, 0, 3)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 2),
+            (32, 784, 32),
+            (128, 64, 10),
+            (7, 0, 3),
+        ] {
             let (a, b) = (sample(m, k, 1), sample(k, n, 2));
             let want = naive(&a, &b);
             let mut out = Array2::zeros((m, n));
@@ -126,7 +141,10 @@ mod tests {
     fn one_and_two_threads_give_identical_bits() {
         let (a, b) = (sample(128, 784, 3), sample(784, 512, 4));
         let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             let mut out = Array2::zeros((128, 512));
             pool.install(|| matmul_into(a.view(), b.view(), out.view_mut(), false));
             out
@@ -138,6 +156,11 @@ mod tests {
     #[should_panic(expected = "matmul: lhs [2, 3] and rhs [4, 2] do not give output [2, 2]")]
     fn mismatched_shapes_name_all_three() {
         let mut out = Array2::zeros((2, 2));
-        matmul_into(sample(2, 3, 0).view(), sample(4, 2, 0).view(), out.view_mut(), false);
+        matmul_into(
+            sample(2, 3, 0).view(),
+            sample(4, 2, 0).view(),
+            out.view_mut(),
+            false,
+        );
     }
 }

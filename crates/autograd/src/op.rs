@@ -33,6 +33,10 @@ pub trait Op: std::fmt::Debug {
         needed: &[bool],
     ) -> Vec<Option<Tensor>> {
         let grads = self.backward(inputs, output, grad_output);
-        grads.into_iter().zip(needed).map(|(g, &n)| n.then_some(g)).collect()
+        grads
+            .into_iter()
+            .zip(needed)
+            .map(|(g, &n)| n.then_some(g))
+            .collect()
     }
 }

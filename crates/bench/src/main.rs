@@ -37,7 +37,11 @@ fn peak_rss_mib() -> Option<f64> {
 
 /// The median of epochs 2..n (epoch 1 is warm-up), as the peers report it.
 fn median_after_first(seconds: &[f64]) -> f64 {
-    let mut v: Vec<f64> = if seconds.len() >= 2 { seconds[1..].to_vec() } else { seconds.to_vec() };
+    let mut v: Vec<f64> = if seconds.len() >= 2 {
+        seconds[1..].to_vec()
+    } else {
+        seconds.to_vec()
+    };
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {
@@ -55,7 +59,11 @@ fn main() -> keel::Result<()> {
     let epochs = args.epochs.unwrap_or(spec.epochs);
     let mnist = keel::data::mnist::load_default()?;
     let mut model = spec.model(args.seed);
-    model.compile(Adam::new(1e-3), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+    model.compile(
+        Adam::new(1e-3),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
     let options = FitOptions::new()
         .epochs(epochs)
         .batch_size(spec.batch_size)

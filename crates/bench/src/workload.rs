@@ -57,6 +57,8 @@ impl Spec {
                 .add(Dense::new(units).activation(Activation::Relu))
                 .add(Dropout::new(0.2));
         }
-        model.add(Dense::new(10).activation(Activation::Softmax)).seed(seed)
+        model
+            .add(Dense::new(10).activation(Activation::Softmax))
+            .seed(seed)
     }
 }

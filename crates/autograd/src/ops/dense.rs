@@ -56,7 +56,10 @@ impl Op for Dense {
         "dense"
     }
     fn forward(&self, x: &[&Tensor]) -> Tensor {
-        let (input, kernel) = (as_2d("dense", "input", x[0]), as_2d("dense", "kernel", x[1]));
+        let (input, kernel) = (
+            as_2d("dense", "input", x[0]),
+            as_2d("dense", "kernel", x[1]),
+        );
         assert_eq!(
             input.ncols(),
             kernel.nrows(),
@@ -77,7 +80,9 @@ impl Op for Dense {
                 );
                 let bias = bias.view().into_dimensionality().expect("rank 1, checked");
                 for mut row in out.rows_mut() {
-                    Zip::from(&mut row).and(&bias).for_each(|o, &b| *o = act.apply(*o + b));
+                    Zip::from(&mut row)
+                        .and(&bias)
+                        .for_each(|o, &b| *o = act.apply(*o + b));
                 }
             }
             None if act != Pointwise::Identity => out.mapv_inplace(|z| act.apply(z)),
@@ -92,18 +97,31 @@ impl Op for Dense {
             .map(|g| g.expect("every gradient was requested"))
             .collect()
     }
-    fn backward_needed(&self, x: &[&Tensor], y: &Tensor, g: &Tensor, needed: &[bool]) -> Vec<Option<Tensor>> {
-        let (input, kernel) = (as_2d("dense", "input", x[0]), as_2d("dense", "kernel", x[1]));
+    fn backward_needed(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: &Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        let (input, kernel) = (
+            as_2d("dense", "input", x[0]),
+            as_2d("dense", "kernel", x[1]),
+        );
         let act = self.activation;
         // G = dL/dz, the gradient at the pre-activation.
-        let pre = if act == Pointwise::Identity {
-            g.clone()
+        let pre;
+        let pre2 = if act == Pointwise::Identity {
+            as_2d("dense", "gradient", g)
         } else {
-            let mut pre = g.clone();
-            Zip::from(&mut pre).and(y).for_each(|gz, &yv| *gz *= act.derivative_from_output(yv));
-            pre
+            let mut buf = crate::pool::tensor_for_overwrite(g.shape());
+            Zip::from(&mut buf)
+                .and(g)
+                .and(y)
+                .for_each(|p, &gv, &yv| *p = gv * act.derivative_from_output(yv));
+            pre = buf;
+            as_2d("dense", "gradient", &pre)
         };
-        let pre2 = as_2d("dense", "gradient", &pre);
         let mut grads = vec![
             needed[0].then(|| product(pre2, kernel.t()).into_dyn()),
             needed[1].then(|| product(input.t(), pre2).into_dyn()),
@@ -154,7 +172,12 @@ mod tests {
 
     #[test]
     fn value_equals_the_unfused_composition() {
-        for act in [Pointwise::Identity, Pointwise::Relu, Pointwise::Sigmoid, Pointwise::Tanh] {
+        for act in [
+            Pointwise::Identity,
+            Pointwise::Relu,
+            Pointwise::Sigmoid,
+            Pointwise::Tanh,
+        ] {
             let tape = Tape::new();
             let v: Vec<_> = operands().into_iter().map(|t| tape.constant(t)).collect();
             let fused = v[0].dense(v[1], Some(v[2]), act).value();
@@ -165,18 +188,34 @@ mod tests {
                 Pointwise::Sigmoid => z.sigmoid(),
                 Pointwise::Tanh => z.tanh(),
             };
-            let diff = (&*fused - &*unfused.value()).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+            let diff = (&*fused - &*unfused.value())
+                .mapv(f32::abs)
+                .fold(0.0f32, |a, &b| a.max(b));
             assert!(diff < 1e-6, "{act:?}: {diff}");
         }
     }
 
     #[test]
     fn gradients_match_finite_differences() {
-        for act in [Pointwise::Identity, Pointwise::Relu, Pointwise::Sigmoid, Pointwise::Tanh] {
-            check_gradients(|_, v| v[0].dense(v[1], Some(v[2]), act), &operands(), GradCheck::default())
-                .unwrap_or_else(|e| panic!("{act:?}: {e}"));
+        for act in [
+            Pointwise::Identity,
+            Pointwise::Relu,
+            Pointwise::Sigmoid,
+            Pointwise::Tanh,
+        ] {
+            check_gradients(
+                |_, v| v[0].dense(v[1], Some(v[2]), act),
+                &operands(),
+                GradCheck::default(),
+            )
+            .unwrap_or_else(|e| panic!("{act:?}: {e}"));
         }
         let no_bias = operands()[..2].to_vec();
-        check_gradients(|_, v| v[0].dense(v[1], None, Pointwise::Tanh), &no_bias, GradCheck::default()).unwrap();
+        check_gradients(
+            |_, v| v[0].dense(v[1], None, Pointwise::Tanh),
+            &no_bias,
+            GradCheck::default(),
+        )
+        .unwrap();
     }
 }

@@ -14,8 +14,13 @@ pub(crate) fn as_2d<'a>(op: &str, side: &str, t: &'a Tensor) -> ndarray::ArrayVi
 }
 
 /// `a @ b` into a new matrix.
-pub(crate) fn product(a: ndarray::ArrayView2<'_, f32>, b: ndarray::ArrayView2<'_, f32>) -> Array2<f32> {
-    let mut out = Array2::zeros((a.nrows(), b.ncols()));
+pub(crate) fn product(
+    a: ndarray::ArrayView2<'_, f32>,
+    b: ndarray::ArrayView2<'_, f32>,
+) -> Array2<f32> {
+    let (m, n) = (a.nrows(), b.ncols());
+    // A pooled buffer: `matmul_into` without accumulation overwrites every element.
+    let mut out = Array2::from_shape_vec((m, n), crate::pool::take(m * n)).expect("m * n elements");
     matmul_into(a, b, out.view_mut(), false);
     out
 }
@@ -41,7 +46,13 @@ impl Op for MatMul {
             .map(|g| g.expect("both gradients were requested"))
             .collect()
     }
-    fn backward_needed(&self, x: &[&Tensor], _y: &Tensor, g: &Tensor, needed: &[bool]) -> Vec<Option<Tensor>> {
+    fn backward_needed(
+        &self,
+        x: &[&Tensor],
+        _y: &Tensor,
+        g: &Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
         let (a, b) = (as_2d("matmul", "lhs", x[0]), as_2d("matmul", "rhs", x[1]));
         let g = as_2d("matmul", "gradient", g);
         // dL/dA = G Bᵀ, dL/dB = Aᵀ G; transposes are strided views, not copies.

@@ -47,3 +47,13 @@ impl Gradients {
         self.params.len()
     }
 }
+
+impl Drop for Gradients {
+    /// Returns the gradient buffers to the [`pool`](crate::pool) for the next step.
+    fn drop(&mut self) {
+        let leaves = self.leaves.drain().map(|(_, g)| g);
+        for g in leaves.chain(self.params.drain().map(|(_, g)| g)) {
+            crate::pool::recycle(g);
+        }
+    }
+}

@@ -20,6 +20,7 @@ mod linalg;
 mod op;
 pub mod ops;
 mod param;
+pub mod pool;
 mod tape;
 mod tensor;
 mod var;

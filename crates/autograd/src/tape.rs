@@ -1,6 +1,6 @@
 //! The tape: an arena of nodes recorded in creation order, walked once in reverse.
 
-use crate::{sum_to_shape, Gradients, Op, Param, ParamId, Tensor, Var};
+use crate::{pool, sum_to_shape, Gradients, Op, Param, ParamId, Tensor, Var};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -174,6 +174,7 @@ impl Tape {
                     accumulate(&mut grads[input], g);
                 }
             }
+            pool::recycle(grad);
         }
         Gradients::new(
             leaves,
@@ -187,8 +188,23 @@ impl Tape {
 
 fn accumulate(slot: &mut Option<Tensor>, grad: Tensor) {
     match slot {
-        Some(sum) => *sum += &grad,
+        Some(sum) => {
+            *sum += &grad;
+            pool::recycle(grad);
+        }
         None => *slot = Some(grad),
+    }
+}
+
+impl Drop for Tape {
+    /// Returns the values only this tape holds (not parameters, nor values a caller still
+    /// shares through [`Var::value`]) to the buffer [`pool`].
+    fn drop(&mut self) {
+        for node in self.nodes.get_mut().drain(..) {
+            if let Ok(value) = Arc::try_unwrap(node.value) {
+                pool::recycle(value);
+            }
+        }
     }
 }
 

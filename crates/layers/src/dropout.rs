@@ -1,7 +1,7 @@
 //! Inverted dropout.
 
 use crate::{Ctx, Error, Layer, LayerConfig, Mode, Result};
-use keel_autograd::{Tensor, Var};
+use keel_autograd::Var;
 use rand::rngs::SmallRng;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -59,7 +59,7 @@ impl Layer for Dropout {
         // A fast generator seeded from the run's RNG: one draw per element of a
         // [batch, units] mask is the cost here, and determinism only needs the seed.
         let mut fast = SmallRng::seed_from_u64(ctx.rng().random());
-        let mask = Tensor::from_shape_simple_fn(x.value().raw_dim(), || {
+        let mask = keel_autograd::pool::tensor_from_fn(&x.shape(), || {
             if fast.random::<f32>() < keep {
                 scale
             } else {
@@ -78,7 +78,7 @@ impl Layer for Dropout {
 mod tests {
     use super::*;
     use crate::testing::{check_layer, rng};
-    use keel_autograd::Tape;
+    use keel_autograd::{Tape, Tensor};
 
     #[test]
     fn dropout_passes_the_layer_harness() {

@@ -168,15 +168,18 @@ impl UpdateRule for AdamRule {
         let alpha = (f64::from(lr) * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t))) as f32;
         let (one_minus_b1, one_minus_b2) = (1.0 - self.beta_1, 1.0 - self.beta_2);
         let eps = self.epsilon;
-        Zip::from(param)
-            .and(grad)
-            .and(m)
-            .and(v)
-            .for_each(|p, &g, m, v| {
-                *m += (g - *m) * one_minus_b1;
-                *v += (g * g - *v) * one_minus_b2;
-                *p -= alpha * *m / (v.sqrt() + eps);
-            });
+        let zip = Zip::from(param).and(grad).and(m).and(v);
+        let step = |p: &mut f32, &g: &f32, m: &mut f32, v: &mut f32| {
+            *m += (g - *m) * one_minus_b1;
+            *v += (g * g - *v) * one_minus_b2;
+            *p -= alpha * *m / (v.sqrt() + eps);
+        };
+        // Each element's update is independent, so splitting over threads changes no bit.
+        if zip.size() >= crate::PARALLEL_MIN_ELEMENTS {
+            zip.par_for_each(step);
+        } else {
+            zip.for_each(step);
+        }
     }
 }
 

@@ -37,6 +37,10 @@ mod state;
 #[cfg(test)]
 mod testing;
 
+/// Element-wise updates of at least this many elements are split over rayon's threads;
+/// below it the hand-off costs more than the work.
+pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+
 pub use adam::Adam;
 pub use clip::{Clip, Clipping};
 pub use config::OptimizerConfig;

@@ -110,16 +110,18 @@ impl Op for Dense {
         );
         let act = self.activation;
         // G = dL/dz, the gradient at the pre-activation.
-        let pre = if act == Pointwise::Identity {
-            g.clone()
+        let pre;
+        let pre2 = if act == Pointwise::Identity {
+            as_2d("dense", "gradient", g)
         } else {
-            let mut pre = g.clone();
-            Zip::from(&mut pre)
+            let mut buf = crate::pool::tensor_for_overwrite(g.shape());
+            Zip::from(&mut buf)
+                .and(g)
                 .and(y)
-                .for_each(|gz, &yv| *gz *= act.derivative_from_output(yv));
-            pre
+                .for_each(|p, &gv, &yv| *p = gv * act.derivative_from_output(yv));
+            pre = buf;
+            as_2d("dense", "gradient", &pre)
         };
-        let pre2 = as_2d("dense", "gradient", &pre);
         let mut grads = vec![
             needed[0].then(|| product(pre2, kernel.t()).into_dyn()),
             needed[1].then(|| product(input.t(), pre2).into_dyn()),

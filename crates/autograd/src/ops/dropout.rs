@@ -21,10 +21,32 @@ impl Op for DropoutMask {
             self.mask.shape(),
             x[0].shape()
         );
-        x[0] * &self.mask
+        self.times_mask(x[0])
     }
     fn backward(&self, _x: &[&Tensor], _y: &Tensor, g: &Tensor) -> Vec<Tensor> {
-        vec![g * &self.mask]
+        vec![self.times_mask(g)]
+    }
+}
+
+impl DropoutMask {
+    /// `t * mask`, into a pooled buffer when the shapes are equal (the usual case).
+    fn times_mask(&self, t: &Tensor) -> Tensor {
+        if t.shape() != self.mask.shape() {
+            return t * &self.mask;
+        }
+        let mut out = crate::pool::tensor_for_overwrite(t.shape());
+        ndarray::Zip::from(&mut out)
+            .and(t)
+            .and(&self.mask)
+            .for_each(|o, &v, &m| *o = v * m);
+        out
+    }
+}
+
+impl Drop for DropoutMask {
+    /// Returns the mask's buffer to the pool with the rest of the step's tensors.
+    fn drop(&mut self) {
+        crate::pool::recycle(std::mem::take(&mut self.mask));
     }
 }
 

@@ -18,7 +18,9 @@ pub(crate) fn product(
     a: ndarray::ArrayView2<'_, f32>,
     b: ndarray::ArrayView2<'_, f32>,
 ) -> Array2<f32> {
-    let mut out = Array2::zeros((a.nrows(), b.ncols()));
+    let (m, n) = (a.nrows(), b.ncols());
+    // A pooled buffer: `matmul_into` without accumulation overwrites every element.
+    let mut out = Array2::from_shape_vec((m, n), crate::pool::take(m * n)).expect("m * n elements");
     matmul_into(a, b, out.view_mut(), false);
     out
 }

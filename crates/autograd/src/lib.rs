@@ -27,7 +27,7 @@ mod var;
 
 pub use gradcheck::{check_gradients, GradCheck, GradCheckFailure};
 pub use gradients::Gradients;
-pub use linalg::matmul_into;
+pub use linalg::{inside_gemm, matmul_into};
 pub use op::Op;
 pub use param::{Param, ParamId};
 pub use tape::Tape;

@@ -7,6 +7,18 @@
 //! bit-identical with 1 or 2 threads (tested below and in the trainer).
 
 use ndarray::{ArrayView2, ArrayViewMut2};
+use std::cell::Cell;
+
+thread_local! {
+    static INSIDE_GEMM: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True while this thread is inside the GEMM library. The library allocates a packing
+/// workspace for some calls; an allocation audit (the trainer's steady-state test) uses
+/// this to tell that workspace apart from Keel's own tensors, which are all reused.
+pub fn inside_gemm() -> bool {
+    INSIDE_GEMM.with(Cell::get)
+}
 
 /// Products with fewer multiply-adds than this run on the calling thread: below it,
 /// waking a second thread costs more than it saves.
@@ -64,6 +76,7 @@ pub fn matmul_into(
     // `b`, which are shared borrows held for the whole call. `T = f32` is a type `gemm`
     // supports, so it does not panic on the type. The call is synchronous: the borrows
     // outlive every thread it starts.
+    INSIDE_GEMM.with(|f| f.set(true));
     unsafe {
         gemm::gemm(
             m,
@@ -87,6 +100,7 @@ pub fn matmul_into(
             parallelism,
         );
     }
+    INSIDE_GEMM.with(|f| f.set(false));
 }
 
 #[cfg(test)]

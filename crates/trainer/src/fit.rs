@@ -111,7 +111,7 @@ impl Sequential {
                 let batch_weights: Option<Vec<f32>> = weights
                     .as_ref()
                     .map(|w| indices.iter().map(|&i| w[i]).collect());
-                let batch = train.gather(indices);
+                let batch = crate::batching::gather_pooled(&train, indices);
                 let n = batch.len();
                 match self.train_step(batch, batch_weights, &mut rng, &mut means) {
                     Ok(loss) => means.add_loss(loss, n),

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batching;
 mod callbacks;
 mod error;
 mod evaluate;

@@ -33,3 +33,43 @@ fn another_seed_gives_other_weights() {
     assert_ne!(b1, b2);
     assert_ne!(h1, h2);
 }
+
+/// Trains a W2-shaped model (its GEMMs are large enough to split over threads) inside a
+/// rayon pool of `threads` threads and returns the model file's bytes.
+fn weights_with_threads(threads: usize) -> Vec<u8> {
+    use keel_layers::{Activation, Dense, Dropout, Flatten};
+    use keel_optim::Adam;
+    use keel_trainer::{Loss, Metric, Sequential};
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
+    pool.install(|| {
+        let mut model = Sequential::new([28, 28])
+            .add(Flatten::new())
+            .add(Dense::new(512).activation(Activation::Relu))
+            .add(Dropout::new(0.2))
+            .add(Dense::new(512).activation(Activation::Relu))
+            .add(Dense::new(10).activation(Activation::Softmax))
+            .seed(5);
+        model
+            .compile(
+                Adam::new(1e-3),
+                Loss::SparseCategoricalCrossentropy,
+                &[Metric::Accuracy],
+            )
+            .expect("compile");
+        let options = FitOptions::new()
+            .epochs(1)
+            .batch_size(128)
+            .seed(5)
+            .verbose(0);
+        model.fit(&mnist_subset(1024), options).expect("fit");
+        model.to_bytes().expect("to_bytes")
+    })
+}
+
+#[test]
+fn one_and_two_threads_give_bit_identical_weights() {
+    assert_eq!(weights_with_threads(1), weights_with_threads(2));
+}

@@ -109,25 +109,25 @@ impl Op for Dense {
             as_2d("dense", "kernel", x[1]),
         );
         let act = self.activation;
-        // G = dL/dz, the gradient at the pre-activation.
-        let pre;
-        let pre2 = if act == Pointwise::Identity {
-            as_2d("dense", "gradient", g)
-        } else {
+        // G = dL/dz, the gradient at the pre-activation; a pooled buffer returned below.
+        let pre = (act != Pointwise::Identity).then(|| {
             let mut buf = crate::pool::tensor_for_overwrite(g.shape());
             Zip::from(&mut buf)
                 .and(g)
                 .and(y)
                 .for_each(|p, &gv, &yv| *p = gv * act.derivative_from_output(yv));
-            pre = buf;
-            as_2d("dense", "gradient", &pre)
-        };
+            buf
+        });
+        let pre2 = as_2d("dense", "gradient", pre.as_ref().unwrap_or(g));
         let mut grads = vec![
             needed[0].then(|| product(pre2, kernel.t()).into_dyn()),
             needed[1].then(|| product(input.t(), pre2).into_dyn()),
         ];
         if x.len() > 2 {
             grads.push(needed[2].then(|| pre2.sum_axis(Axis(0)).into_dyn()));
+        }
+        if let Some(buf) = pre {
+            crate::pool::recycle(buf);
         }
         grads
     }

@@ -29,9 +29,13 @@ impl Op for Reshape {
 
 /// `t`'s elements in logical row-major order under `shape`, whatever `t`'s memory layout.
 fn row_major(t: &Tensor, shape: &[usize]) -> Tensor {
-    t.to_shape(shape)
-        .expect("reshape: element counts were checked")
-        .into_owned()
+    // Into a pooled buffer: flattening each input batch is on every training step's path.
+    let mut out = crate::pool::tensor_for_overwrite(shape);
+    match (out.as_slice_mut(), t.as_slice()) {
+        (Some(dst), Some(src)) => dst.copy_from_slice(src),
+        _ => out.iter_mut().zip(t.iter()).for_each(|(d, &s)| *d = s),
+    }
+    out
 }
 
 impl<'t> Var<'t> {

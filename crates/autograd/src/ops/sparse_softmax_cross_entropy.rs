@@ -27,11 +27,24 @@ impl Op for SparseSoftmaxCrossEntropy {
     }
     fn backward(&self, x: &[&Tensor], _y: &Tensor, g: &Tensor) -> Vec<Tensor> {
         // loss_i = ln Σ_k e^z_ik - z_i,y_i, so dloss_i/dz_ij = softmax(z_i)_j - [j = y_i].
-        let mut d = log_softmax_along(x[0], 1).mapv_into(f32::exp);
-        for (i, &y) in self.labels.iter().enumerate() {
-            d[[i, y as usize]] -= 1.0;
+        // One pass per row into a pooled buffer: this runs on every training step.
+        let mut d = crate::pool::tensor_for_overwrite(x[0].shape());
+        for (i, (mut row, z)) in d
+            .axis_iter_mut(Axis(0))
+            .zip(x[0].axis_iter(Axis(0)))
+            .enumerate()
+        {
+            let max = z.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut sum = 0.0;
+            row.zip_mut_with(&z, |r, &v| {
+                *r = (v - max).exp();
+                sum += *r;
+            });
+            let scale = g[i] / sum;
+            row.mapv_inplace(|e| e * scale);
+            row[self.labels[i] as usize] -= g[i];
         }
-        vec![d * &g.view().insert_axis(Axis(1))]
+        vec![d]
     }
 }
 

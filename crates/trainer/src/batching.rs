@@ -1,0 +1,15 @@
+//! Batches whose feature buffers come from the autograd buffer pool.
+
+use keel_autograd::pool;
+use keel_data::{Batch, BatchTargets, Dataset};
+
+/// The samples at `indices`, gathered into a pooled buffer: the tape returns it to the pool
+/// when the step's tape is dropped, so the next batch of the same size reuses it.
+pub(crate) fn gather_pooled(data: &Dataset, indices: &[usize]) -> Batch {
+    let mut batch = Batch {
+        x: pool::tensor_for_overwrite(&[indices.len() * data.sample_size()]),
+        y: BatchTargets::Classes(Vec::new()),
+    };
+    data.gather_into(indices, &mut batch);
+    batch
+}

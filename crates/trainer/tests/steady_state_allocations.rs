@@ -1,0 +1,128 @@
+//! After the first step, a training step allocates nothing of weight or activation size:
+//! a counting global allocator sees the same large allocations whether an epoch runs 4
+//! steps or 12. The GEMM library's own packing workspace (allocated inside some of its
+//! calls, never a tensor) is counted apart, through `keel_autograd::inside_gemm`.
+
+use keel_layers::{Activation, Dense, Dropout, Flatten};
+use keel_optim::{Adam, Clipping};
+use keel_trainer::{FitOptions, Loss, Metric, Sequential};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+/// The smallest allocation counted: 16 KiB, below the W1 input batch (32 × 784 × 4 bytes),
+/// its first kernel and that kernel's gradient, and every W2 activation.
+const LARGE: usize = 16 * 1024;
+
+struct CountingAllocator;
+
+thread_local! {
+    // Per thread, so tests running side by side do not count each other's allocations.
+    // Every tensor of a step is made on the thread that calls `fit`; rayon's workers only
+    // run GEMM blocks and element-wise updates in place.
+    static KEEL_ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static GEMM_WORKSPACES: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count(size: usize) {
+    if size >= LARGE {
+        // Const-initialised thread-local Cells: touching them does not allocate.
+        let counter = if keel_autograd::inside_gemm() {
+            &GEMM_WORKSPACES
+        } else {
+            &KEEL_ALLOCATIONS
+        };
+        counter.with(|c| c.set(c.get() + 1));
+    }
+}
+
+// SAFETY: every method forwards its arguments unchanged to the system allocator, which
+// upholds the GlobalAlloc contract; the only addition is an thread-local counter increment,
+// which neither allocates nor panics.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: the caller's contract for `layout` is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` with this layout: every allocation here does.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Keel's large allocations and the GEMM library's workspaces during one epoch.
+fn large_allocations_of_one_epoch(
+    model: &mut Sequential,
+    data: &keel_data::Dataset,
+    batch: usize,
+) -> (usize, usize) {
+    let before = (
+        KEEL_ALLOCATIONS.with(Cell::get),
+        GEMM_WORKSPACES.with(Cell::get),
+    );
+    let options = FitOptions::new()
+        .batch_size(batch)
+        .shuffle(false)
+        .verbose(0);
+    model.fit(data, options).expect("fit");
+    (
+        KEEL_ALLOCATIONS.with(Cell::get) - before.0,
+        GEMM_WORKSPACES.with(Cell::get) - before.1,
+    )
+}
+
+fn check(hidden: &[usize], batch: usize) {
+    let mnist = keel_data::mnist::load_default().expect("bundled MNIST");
+    let mut model = Sequential::new([28, 28]).add(Flatten::new());
+    for &units in hidden {
+        model = model
+            .add(Dense::new(units).activation(Activation::Relu))
+            .add(Dropout::new(0.2));
+    }
+    let mut model = model.add(Dense::new(10).activation(Activation::Softmax));
+    model
+        .compile(
+            Adam::new(1e-3).global_clipnorm(1.0),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
+        .expect("compile");
+    let short = mnist.train.slice(0..4 * batch).expect("subset");
+    let long = mnist.train.slice(0..12 * batch).expect("subset");
+    large_allocations_of_one_epoch(&mut model, &long, batch); // warm-up: optimizer state, pool
+    let (keel_short, gemm_short) = large_allocations_of_one_epoch(&mut model, &short, batch);
+    let (keel_long, gemm_long) = large_allocations_of_one_epoch(&mut model, &long, batch);
+    println!(
+        "GEMM packing workspaces per step: {}",
+        (gemm_long - gemm_short) as f64 / 8.0
+    );
+    assert_eq!(
+        keel_long,
+        keel_short,
+        "8 more steps made {} more large allocations outside GEMM",
+        keel_long as isize - keel_short as isize
+    );
+}
+
+#[test]
+fn the_seed_model_steady_state_allocates_nothing_large() {
+    check(&[32], 32);
+}
+
+#[test]
+fn the_throughput_mlp_steady_state_allocates_nothing_large() {
+    check(&[512, 512], 128);
+}

@@ -22,7 +22,7 @@ pub fn inside_gemm() -> bool {
 
 /// Products with fewer multiply-adds than this run on the calling thread: below it,
 /// waking a second thread costs more than it saves.
-const PARALLEL_MIN_MACS: usize = 1 << 18;
+const PARALLEL_MIN_MACS: usize = 1 << 22;
 
 /// `out = a @ b`, or `out += a @ b` when `accumulate` is true.
 ///

@@ -74,7 +74,7 @@ impl Sequential {
         let mut rng = StdRng::seed_from_u64(0); // unused in Eval mode
         let indices: Vec<usize> = (0..data.len()).collect();
         for range in batch_ranges(data.len(), batch_size)? {
-            let batch = data.gather(&indices[range]);
+            let batch = crate::batching::gather_pooled(data, &indices[range]);
             let n = batch.len();
             let tape = Tape::new();
             let mut ctx = Ctx::new(Mode::Eval, &mut rng);
@@ -133,7 +133,7 @@ impl Sequential {
         let mut rng = StdRng::seed_from_u64(0);
         let indices: Vec<usize> = (0..data.len()).collect();
         for range in batch_ranges(data.len(), batch_size)? {
-            let batch = data.gather(&indices[range.clone()]);
+            let batch = crate::batching::gather_pooled(data, &indices[range.clone()]);
             let tape = Tape::new();
             let mut ctx = Ctx::new(Mode::Eval, &mut rng);
             let (logits, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);

@@ -107,6 +107,10 @@ impl Dense {
     }
 }
 
+/// The most weights one dense layer may have: an `f32` buffer of them stays within
+/// `isize::MAX` bytes, the most one allocation can hold.
+const MAX_WEIGHTS: usize = isize::MAX as usize / std::mem::size_of::<f32>();
+
 fn check_initializer(init: Initializer, parameter: &'static str) -> Result<()> {
     if let Initializer::RandomNormal { mean, stddev } = init {
         if !(mean.is_finite() && stddev.is_finite() && stddev >= 0.0) {
@@ -134,6 +138,14 @@ impl Layer for Dense {
                 found: input_shape.to_vec(),
             });
         };
+        if self.count_params(input_shape).is_none_or(|n| n > MAX_WEIGHTS) {
+            return Err(Error::InvalidArgument {
+                layer: "dense".into(),
+                parameter: "units",
+                expected: "a kernel [features, units] whose size in bytes fits in isize",
+                found: format!("units {} on {features} input features", self.config.units),
+            });
+        }
         if self.config.units == 0 || features == 0 {
             return Err(Error::InvalidArgument {
                 layer: "dense".into(),
@@ -155,6 +167,15 @@ impl Layer for Dense {
             .use_bias
             .then(|| Param::new(self.config.bias_initializer.sample(&[units], rng)));
         Ok(vec![units])
+    }
+
+    fn count_params(&self, input_shape: &[usize]) -> Option<usize> {
+        let &[features] = input_shape else {
+            return None;
+        };
+        let units = self.config.units;
+        let bias = if self.config.use_bias { units } else { 0 };
+        features.checked_mul(units)?.checked_add(bias)
     }
 
     fn forward<'t>(&self, x: Var<'t>, _ctx: &mut Ctx<'_>) -> Var<'t> {
@@ -214,6 +235,15 @@ mod tests {
             msg.contains("dense") && msg.contains("[28, 28]") && msg.contains("[features]"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_kernel_too_large_to_allocate_is_an_error_not_a_panic() {
+        let err = Dense::new(usize::MAX / 2)
+            .build(&[3], &mut crate::testing::rng())
+            .unwrap_err();
+        assert!(err.to_string().contains("units"), "{err}");
+        assert_eq!(Dense::new(usize::MAX / 2).count_params(&[3]), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use crate::{Ctx, Error, Layer, LayerConfig, Mode, Result};
 use keel_autograd::Var;
 use rand::rngs::SmallRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 
 /// Zeroes each input with probability `rate` during training and scales the survivors by
 /// `1 / (1 - rate)`, so evaluation is the identity (Keras `Dropout`, Srivastava et al. 2014).
@@ -58,14 +58,19 @@ impl Layer for Dropout {
         let scale = 1.0 / keep;
         // A fast generator seeded from the run's RNG: one draw per element of a
         // [batch, units] mask is the cost here, and determinism only needs the seed.
+        // Each 64-bit draw decides two elements: a unit is kept when its 32-bit half is
+        // below keep · 2³², which has probability `keep` up to 2⁻³².
         let mut fast = SmallRng::seed_from_u64(ctx.rng().random());
-        let mask = keel_autograd::pool::tensor_from_fn(&x.shape(), || {
-            if fast.random::<f32>() < keep {
-                scale
-            } else {
-                0.0
+        let threshold = (f64::from(keep) * 4_294_967_296.0) as u64;
+        let mut mask = keel_autograd::pool::tensor_for_overwrite(&x.shape());
+        let value = |bits: u64| if bits < threshold { scale } else { 0.0 };
+        for pair in mask.as_slice_mut().expect("a fresh tensor is contiguous").chunks_mut(2) {
+            let bits = fast.next_u64();
+            pair[0] = value(bits & 0xFFFF_FFFF);
+            if let Some(second) = pair.get_mut(1) {
+                *second = value(bits >> 32);
             }
-        });
+        }
         x.dropout_mask(mask)
     }
 

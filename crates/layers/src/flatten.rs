@@ -1,6 +1,6 @@
 //! Flattens each sample to one axis.
 
-use crate::{Ctx, Layer, LayerConfig, Result};
+use crate::{Ctx, Error, Layer, LayerConfig, Result};
 use keel_autograd::Var;
 use rand::rngs::StdRng;
 
@@ -29,7 +29,15 @@ impl Layer for Flatten {
     }
 
     fn build(&mut self, input_shape: &[usize], _rng: &mut StdRng) -> Result<Vec<usize>> {
-        Ok(vec![input_shape.iter().product()])
+        match input_shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+            Some(size) => Ok(vec![size]),
+            None => Err(Error::IncompatibleInput {
+                layer: "flatten".into(),
+                expected: "a shape whose size (the product of its dimensions) fits in usize"
+                    .into(),
+                found: input_shape.to_vec(),
+            }),
+        }
     }
 
     fn forward<'t>(&self, x: Var<'t>, _ctx: &mut Ctx<'_>) -> Var<'t> {
@@ -55,5 +63,13 @@ mod tests {
     fn flatten_passes_the_layer_harness() {
         check_layer(Flatten::new(), &[2, 3, 2], &[12], 0);
         check_layer(Flatten::new(), &[5], &[5], 0);
+    }
+
+    #[test]
+    fn a_size_that_overflows_is_an_error_not_a_panic() {
+        let err = Flatten::new()
+            .build(&[usize::MAX, 2], &mut crate::testing::rng())
+            .unwrap_err();
+        assert!(err.to_string().contains("flatten"), "{err}");
     }
 }

@@ -36,6 +36,25 @@ pub trait Layer: std::fmt::Debug + Send {
         self.forward(x, ctx)
     }
 
+    /// The number of weights [`build`](Layer::build) would create for `input_shape`, worked
+    /// out without creating them (Keras's `count_params`, before the layer is built).
+    ///
+    /// `None` when the layer cannot take `input_shape`, when the count overflows `usize`, or
+    /// when the layer does not say (the default). A model loader sums these over a file's
+    /// architecture and refuses one that needs more weights than the file holds *before*
+    /// building it, so a corrupted layer size cannot make it allocate without bound: every
+    /// built-in layer that creates weights overrides this.
+    ///
+    /// ```
+    /// use keel_layers::{Dense, Layer};
+    /// assert_eq!(Dense::new(10).count_params(&[784]), Some(784 * 10 + 10));
+    /// assert_eq!(Dense::new(10).count_params(&[28, 28]), None); // needs a Flatten first
+    /// ```
+    fn count_params(&self, input_shape: &[usize]) -> Option<usize> {
+        let _ = input_shape;
+        None
+    }
+
     /// The trainable parameters by local name ("kernel", "bias").
     fn params(&self) -> Vec<(&'static str, &Param)> {
         Vec::new()

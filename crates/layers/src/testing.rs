@@ -11,7 +11,8 @@ pub fn rng() -> StdRng {
     StdRng::seed_from_u64(42)
 }
 
-/// Checks a layer end to end: the built output shape, the parameter count, that a forward
+/// Checks a layer end to end: the built output shape, the parameter count (and that
+/// [`Layer::count_params`], when it gives one, predicts it), that a forward
 /// pass gives that shape, that backward gives finite gradients for every parameter, that
 /// evaluation is deterministic, and that its configuration rebuilds an equivalent layer.
 ///
@@ -24,10 +25,14 @@ pub fn check_layer(
     param_count: usize,
 ) {
     let mut r = rng();
+    let predicted = layer.count_params(input_shape);
     let built = layer.build(input_shape, &mut r).expect("build");
     assert_eq!(built, output_shape, "{}: built output shape", layer.kind());
     let count: usize = layer.params().iter().map(|(_, p)| p.len()).sum();
     assert_eq!(count, param_count, "{}: parameter count", layer.kind());
+    if let Some(predicted) = predicted {
+        assert_eq!(predicted, count, "{}: count_params before build", layer.kind());
+    }
 
     let batch = 3;
     let mut full = vec![batch];

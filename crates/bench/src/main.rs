@@ -25,6 +25,12 @@ struct Args {
     /// Seeds weights, shuffling and dropout.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Override the batch size (for the sweeps in docs/performance.md).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Override every hidden layer's width (for the sweeps in docs/performance.md).
+    #[arg(long)]
+    hidden: Option<usize>,
 }
 
 /// The peak resident set size of this process so far, in MiB (`VmHWM`), if readable.
@@ -55,7 +61,13 @@ fn median_after_first(seconds: &[f64]) -> f64 {
 
 fn main() -> keel::Result<()> {
     let args = Args::parse();
-    let spec = args.workload.spec();
+    let mut spec = args.workload.spec();
+    if let Some(batch_size) = args.batch_size {
+        spec.batch_size = batch_size;
+    }
+    if let Some(width) = args.hidden {
+        spec.hidden = spec.hidden.iter().map(|_| width).collect();
+    }
     let epochs = args.epochs.unwrap_or(spec.epochs);
     let mnist = keel::data::mnist::load_default()?;
     let mut model = spec.model(args.seed);
@@ -87,6 +99,7 @@ fn main() -> keel::Result<()> {
         "framework": "keel",
         "workload": args.workload.name(),
         "batch": spec.batch_size,
+        "hidden": spec.hidden,
         "epochs": epochs,
         "rayon_threads": std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into()),
         "epoch_s": history.epoch_seconds(),

@@ -15,7 +15,7 @@ pub enum Workload {
 /// What a workload trains.
 pub struct Spec {
     /// Hidden layer widths, each followed by Dropout(0.2).
-    pub hidden: &'static [usize],
+    pub hidden: Vec<usize>,
     /// Samples per step.
     pub batch_size: usize,
     /// Default epoch count.
@@ -35,12 +35,12 @@ impl Workload {
     pub fn spec(self) -> Spec {
         match self {
             Workload::W1 => Spec {
-                hidden: &[32],
+                hidden: vec![32],
                 batch_size: 32,
                 epochs: 10,
             },
             Workload::W2 => Spec {
-                hidden: &[512, 512],
+                hidden: vec![512, 512],
                 batch_size: 128,
                 epochs: 3,
             },
@@ -52,7 +52,7 @@ impl Spec {
     /// The workload's model, built through the public API.
     pub fn model(&self, seed: u64) -> Sequential {
         let mut model = Sequential::new([28, 28]).add(Flatten::new());
-        for &units in self.hidden {
+        for &units in &self.hidden {
             model = model
                 .add(Dense::new(units).activation(Activation::Relu))
                 .add(Dropout::new(0.2));

@@ -138,7 +138,10 @@ impl Layer for Dense {
                 found: input_shape.to_vec(),
             });
         };
-        if self.count_params(input_shape).is_none_or(|n| n > MAX_WEIGHTS) {
+        if self
+            .count_params(input_shape)
+            .is_none_or(|n| n > MAX_WEIGHTS)
+        {
             return Err(Error::InvalidArgument {
                 layer: "dense".into(),
                 parameter: "units",

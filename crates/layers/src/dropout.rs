@@ -64,7 +64,11 @@ impl Layer for Dropout {
         let threshold = (f64::from(keep) * 4_294_967_296.0) as u64;
         let mut mask = keel_autograd::pool::tensor_for_overwrite(&x.shape());
         let value = |bits: u64| if bits < threshold { scale } else { 0.0 };
-        for pair in mask.as_slice_mut().expect("a fresh tensor is contiguous").chunks_mut(2) {
+        for pair in mask
+            .as_slice_mut()
+            .expect("a fresh tensor is contiguous")
+            .chunks_mut(2)
+        {
             let bits = fast.next_u64();
             pair[0] = value(bits & 0xFFFF_FFFF);
             if let Some(second) = pair.get_mut(1) {

@@ -29,12 +29,14 @@ impl Layer for Flatten {
     }
 
     fn build(&mut self, input_shape: &[usize], _rng: &mut StdRng) -> Result<Vec<usize>> {
-        match input_shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+        match input_shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+        {
             Some(size) => Ok(vec![size]),
             None => Err(Error::IncompatibleInput {
                 layer: "flatten".into(),
-                expected: "a shape whose size (the product of its dimensions) fits in usize"
-                    .into(),
+                expected: "a shape whose size (the product of its dimensions) fits in usize".into(),
                 found: input_shape.to_vec(),
             }),
         }

@@ -31,7 +31,12 @@ pub fn check_layer(
     let count: usize = layer.params().iter().map(|(_, p)| p.len()).sum();
     assert_eq!(count, param_count, "{}: parameter count", layer.kind());
     if let Some(predicted) = predicted {
-        assert_eq!(predicted, count, "{}: count_params before build", layer.kind());
+        assert_eq!(
+            predicted,
+            count,
+            "{}: count_params before build",
+            layer.kind()
+        );
     }
 
     let batch = 3;

@@ -89,13 +89,25 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A model file is not in the format this version reads.
+    /// A Keel file (model or weights) is not in the format this version reads, or does
+    /// not fit the model.
     #[error("{path}: {problem}")]
     Format {
-        /// The file.
+        /// The file (`<model>` or `<weights>` for bytes that came from no file).
         path: PathBuf,
         /// What is wrong, saying what was expected and what was found.
-        problem: String,
+        problem: crate::FormatProblem,
+    },
+    /// A weight is NaN or infinite, so the model is not saved (an earlier good file is
+    /// never replaced by a broken one).
+    #[error(
+        "refusing to save: {name} holds a non-finite weight ({value}), expected finite numbers"
+    )]
+    NonFiniteWeight {
+        /// The parameter path.
+        name: String,
+        /// The first bad value.
+        value: f32,
     },
     /// A custom layer has no configuration, so the model cannot be saved whole.
     #[error("layer {index} ({kind}) has no serializable config; save its weights instead")]

@@ -93,7 +93,8 @@ impl Sequential {
     /// to choose.
     ///
     /// # Errors
-    /// Data whose sample shape does not match the model's input.
+    /// A layer that could not be built, or data that is empty or whose sample shape does not
+    /// match the model's input.
     pub fn predict(&self, data: &Dataset) -> Result<Tensor> {
         self.predict_batched(data, INFERENCE_BATCH)
     }
@@ -117,7 +118,8 @@ impl Sequential {
     /// ```
     ///
     /// # Errors
-    /// A `batch_size` of 0, or data whose sample shape does not match the model's input.
+    /// A `batch_size` of 0, a layer that could not be built, or data that is empty or whose
+    /// sample shape does not match the model's input.
     pub fn predict_batched(&self, data: &Dataset, batch_size: usize) -> Result<Tensor> {
         if batch_size == 0 {
             return Err(Error::InvalidOption {
@@ -126,7 +128,7 @@ impl Sequential {
                 found: "0".into(),
             });
         }
-        self.check_input_shape(data.sample_shape())?;
+        self.check_samples(data)?;
         let mut shape = vec![data.len()];
         shape.extend_from_slice(self.output_shape());
         let mut out = Tensor::zeros(IxDyn(&shape));
@@ -144,6 +146,15 @@ impl Sequential {
         Ok(out)
     }
 
+    /// Checks that the model was built, and that `data` has samples of its input shape.
+    fn check_samples(&self, data: &Dataset) -> Result<()> {
+        self.check()?;
+        if data.is_empty() {
+            return Err(keel_data::Error::Empty.into());
+        }
+        self.check_input_shape(data.sample_shape())
+    }
+
     fn check_input_shape(&self, found: &[usize]) -> Result<()> {
         if found != self.input_shape() {
             return Err(Error::InputShape {
@@ -156,8 +167,7 @@ impl Sequential {
 
     /// Checks that `data` fits the model's input and, once compiled, its loss.
     pub(crate) fn check_data(&self, data: &Dataset) -> Result<()> {
-        self.check()?;
-        self.check_input_shape(data.sample_shape())?;
+        self.check_samples(data)?;
         if let Some(compiled) = &self.compiled {
             compiled.loss.check(
                 self.output_shape(),

@@ -1,5 +1,5 @@
 //! Sequential models for Keel: `compile`, `fit`, `evaluate`, `predict`, losses, metrics,
-//! [`History`], progress output and model files.
+//! [`History`], progress output, model and weights files, and safetensors export.
 //!
 //! ```
 //! use keel_layers::{Activation, Dense, Dropout, Flatten};
@@ -20,13 +20,13 @@ mod batching;
 mod callbacks;
 mod error;
 mod evaluate;
+mod file;
 mod fit;
 mod history;
 mod loss;
 mod metrics;
 mod options;
 mod progress;
-mod save;
 mod scores;
 mod sequential;
 mod summary;
@@ -37,11 +37,14 @@ pub use callbacks::{
     LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau, TerminateOnNaN,
 };
 pub use error::{Error, Result};
+pub use file::{
+    FormatProblem, Misshaped, FORMAT_VERSION, MAGIC, SAFETENSORS_ARCHITECTURE_KEY,
+    WEIGHTS_FORMAT_VERSION, WEIGHTS_MAGIC,
+};
 pub use history::History;
 pub use loss::{Loss, TargetKind};
 pub use metrics::{Average, ConfusionMatrix, Metric};
 pub use options::FitOptions;
 pub use progress::Verbosity;
-pub use save::{FORMAT_VERSION, MAGIC};
 pub use scores::Scores;
 pub use sequential::Sequential;

@@ -1,6 +1,14 @@
 //! Sequential models for Keel: `compile`, `fit`, `evaluate`, `predict`, losses, metrics,
 //! [`History`], progress output and model files.
 //!
+//! Training stability is built into `fit`: every step's loss and gradient norms pass a
+//! [`Guard`] before the update is applied (a non-finite step is never applied; the
+//! [`Policy`] skips it, stops with an error naming the layer and op where the first
+//! non-finite value appeared, or rolls back to an in-memory snapshot), and [`Telemetry`]
+//! records gradient norms, the learning rate and the clip rate in the [`History`].
+//! `FitOptions::new().guard(Guard::recommended()).telemetry(Telemetry::Epochs)` switches
+//! everything on.
+//!
 //! ```
 //! use keel_layers::{Activation, Dense, Dropout, Flatten};
 //! use keel_optim::Adam;
@@ -20,6 +28,7 @@ mod callbacks;
 mod error;
 mod evaluate;
 mod fit;
+mod guard;
 mod history;
 mod loss;
 mod metrics;
@@ -28,7 +37,9 @@ mod progress;
 mod save;
 mod scores;
 mod sequential;
+mod step;
 mod summary;
+mod telemetry;
 mod weights;
 
 pub use callbacks::{
@@ -36,7 +47,8 @@ pub use callbacks::{
     LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau, TerminateOnNaN,
 };
 pub use error::{Error, Result};
-pub use history::History;
+pub use guard::{Guard, GuardAction, GuardEvent, Location, Pass, Policy, Rollback, Spike, Trigger};
+pub use history::{plot_grad_norms, History};
 pub use loss::{Loss, TargetKind};
 pub use metrics::{Average, ConfusionMatrix, Metric};
 pub use options::FitOptions;
@@ -44,3 +56,4 @@ pub use progress::Verbosity;
 pub use save::{FORMAT_VERSION, MAGIC};
 pub use scores::Scores;
 pub use sequential::Sequential;
+pub use telemetry::{StepAction, StepRecord, Telemetry};

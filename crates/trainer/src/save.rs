@@ -14,8 +14,10 @@ use std::path::Path;
 
 /// The first bytes of every Keel model file.
 pub const MAGIC: &[u8; 8] = b"KEELMODL";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes and reads. Version 2 added `Dense`'s kernel and
+/// bias regularizers to the layer configs; files of another version are rejected with both
+/// numbers in the message.
+pub const FORMAT_VERSION: u32 = 2;
 /// The largest payload a load will allocate for, so a corrupted length cannot exhaust memory.
 const PAYLOAD_LIMIT: usize = 1 << 32;
 

@@ -51,7 +51,7 @@ fn bad_files_are_specific_errors() {
     assert!(format_problem(b"PK\x03\x04 not a model").contains("expected magic"));
     let mut wrong_version = bytes.clone();
     wrong_version[8..12].copy_from_slice(&99u32.to_le_bytes());
-    assert!(format_problem(&wrong_version).contains("expected 1, found 99"));
+    assert!(format_problem(&wrong_version).contains("expected 2, found 99"));
     assert!(format_problem(&bytes[..bytes.len() / 2]).contains("truncated"));
     let mut trailing = bytes.clone();
     trailing.push(0);

@@ -46,7 +46,12 @@ pub mod prelude {
     pub use keel_autograd::{tensor, Tensor};
     pub use keel_data::{Dataset, Targets};
     pub use keel_layers::{
-        Activation, ActivationLayer, Dense, Dropout, Flatten, Initializer, Softmax,
+        Activation, ActivationLayer, Dense, Dropout, Flatten, Initializer, Regularizer, Softmax,
+    };
+    pub use keel_optim::{
+        Adagrad, AdamW, Agc, AgcExclude, AutoClip, CosineDecay, CosineDecayRestarts,
+        ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay, RMSprop,
+        WeightDecay, ZClip,
     };
     pub use keel_optim::{Adam, Clip, Clipping, Sgd};
     pub use keel_trainer::{
@@ -57,9 +62,16 @@ pub mod prelude {
         LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau,
         TerminateOnNaN,
     };
+    pub use keel_trainer::{Guard, Policy, Rollback, Spike, Telemetry};
 }
 
 /// Compiles the README's usage example as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// Compiles and runs the snippets of the stability guide (`docs/guide/stability.md`) as doc
+/// tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/guide/stability.md")]
+pub struct StabilityGuideDoctests;

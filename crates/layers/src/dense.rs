@@ -1,8 +1,8 @@
 //! A densely connected layer: `activation(x @ kernel + bias)`.
 
-use crate::{Activation, Ctx, Error, Initializer, Layer, LayerConfig, Result};
+use crate::{Activation, Ctx, Error, Initializer, Layer, LayerConfig, Regularizer, Result};
 use keel_autograd::ops::dense::Pointwise;
-use keel_autograd::{Param, Var};
+use keel_autograd::{Param, Tape, Var};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,10 @@ pub struct DenseConfig {
     pub kernel_initializer: Initializer,
     /// Defaults to [`Initializer::Zeros`].
     pub bias_initializer: Initializer,
+    /// A penalty on the kernel added to the training loss. Defaults to none.
+    pub kernel_regularizer: Option<Regularizer>,
+    /// A penalty on the bias added to the training loss. Defaults to none.
+    pub bias_regularizer: Option<Regularizer>,
 }
 
 /// Densely connected layer, as Keras's `Dense(units, activation)`.
@@ -50,6 +54,8 @@ impl Dense {
             use_bias: true,
             kernel_initializer: Initializer::GlorotUniform,
             bias_initializer: Initializer::Zeros,
+            kernel_regularizer: None,
+            bias_regularizer: None,
         })
     }
 
@@ -83,6 +89,29 @@ impl Dense {
     /// Sets the bias initializer.
     pub fn bias_initializer(mut self, init: Initializer) -> Self {
         self.config.bias_initializer = init;
+        self
+    }
+
+    /// Adds `regularizer`'s penalty on the kernel to the training loss (Keras's
+    /// `kernel_regularizer`).
+    ///
+    /// ```
+    /// use keel_layers::{Activation, Dense, Regularizer};
+    /// let dense = Dense::new(32)
+    ///     .activation(Activation::Relu)
+    ///     .kernel_regularizer(Regularizer::L2(1e-4))
+    ///     .bias_regularizer(Regularizer::L1(1e-5));
+    /// # let _ = dense;
+    /// ```
+    pub fn kernel_regularizer(mut self, regularizer: Regularizer) -> Self {
+        self.config.kernel_regularizer = Some(regularizer);
+        self
+    }
+
+    /// Adds `regularizer`'s penalty on the bias to the training loss (Keras's
+    /// `bias_regularizer`); ignored without a bias.
+    pub fn bias_regularizer(mut self, regularizer: Regularizer) -> Self {
+        self.config.bias_regularizer = Some(regularizer);
         self
     }
 
@@ -159,6 +188,12 @@ impl Layer for Dense {
         }
         check_initializer(self.config.kernel_initializer, "kernel_initializer")?;
         check_initializer(self.config.bias_initializer, "bias_initializer")?;
+        if let Some(r) = self.config.kernel_regularizer {
+            r.validate("dense", "kernel_regularizer")?;
+        }
+        if let Some(r) = self.config.bias_regularizer {
+            r.validate("dense", "bias_regularizer")?;
+        }
         let units = self.config.units;
         self.kernel = Some(Param::new(
             self.config
@@ -207,6 +242,18 @@ impl Layer for Dense {
             .collect()
     }
 
+    fn regularization_loss<'t>(&self, tape: &'t Tape) -> Option<Var<'t>> {
+        let penalty = |reg: Option<Regularizer>, param: &Option<Param>| {
+            Some(reg?.penalty(tape.param(param.as_ref()?)))
+        };
+        let kernel = penalty(self.config.kernel_regularizer, &self.kernel);
+        let bias = penalty(self.config.bias_regularizer, &self.bias);
+        match (kernel, bias) {
+            (Some(k), Some(b)) => Some(k + b),
+            (k, b) => k.or(b),
+        }
+    }
+
     fn config(&self) -> Option<LayerConfig> {
         Some(LayerConfig::Dense(self.config.clone()))
     }
@@ -247,6 +294,18 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("units"), "{err}");
         assert_eq!(Dense::new(usize::MAX / 2).count_params(&[3]), None);
+    }
+
+    #[test]
+    fn regularized_dense_passes_the_layer_harness() {
+        check_layer(
+            Dense::new(3)
+                .kernel_regularizer(Regularizer::L2(0.1))
+                .bias_regularizer(Regularizer::L1L2 { l1: 0.1, l2: 0.2 }),
+            &[2],
+            &[3],
+            2 * 3 + 3,
+        );
     }
 
     #[test]

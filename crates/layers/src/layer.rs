@@ -1,7 +1,7 @@
 //! The `Layer` trait every layer implements.
 
 use crate::{Activation, Ctx, LayerConfig, Result};
-use keel_autograd::{Param, Var};
+use keel_autograd::{Param, Tape, Var};
 use rand::rngs::StdRng;
 
 /// A building block of a `Sequential` model (in `keel-trainer`).
@@ -70,6 +70,27 @@ pub trait Layer: std::fmt::Debug + Send {
     /// default.
     fn non_trainable_params(&self) -> Vec<(&'static str, &Param)> {
         Vec::new()
+    }
+
+    /// The penalty this layer adds to the training loss (Keras's `layer.losses`: kernel
+    /// and bias [regularizers](crate::Regularizer)), recorded on `tape` with its gradients
+    /// flowing to the parameters; `None` (the default) when it adds none.
+    ///
+    /// ```
+    /// use keel_autograd::Tape;
+    /// use keel_layers::{Dense, Layer, Regularizer};
+    /// use rand::SeedableRng;
+    /// let mut dense = Dense::new(2).kernel_regularizer(Regularizer::L2(0.5));
+    /// dense.build(&[3], &mut rand::rngs::StdRng::seed_from_u64(0))?;
+    /// let tape = Tape::new();
+    /// let penalty = dense.regularization_loss(&tape).expect("a kernel regularizer");
+    /// let kernel = dense.params()[0].1.value();
+    /// assert!((penalty.scalar() - 0.5 * kernel.iter().map(|w| w * w).sum::<f32>()).abs() < 1e-6);
+    /// # Ok::<(), keel_layers::Error>(())
+    /// ```
+    fn regularization_loss<'t>(&self, tape: &'t Tape) -> Option<Var<'t>> {
+        let _ = tape;
+        None
     }
 
     /// The serializable configuration, or `None` for a custom layer (weights-only saves).

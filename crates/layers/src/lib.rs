@@ -1,4 +1,5 @@
-//! Layers for Keel: [`Dense`], [`Dropout`], [`Flatten`], [`Softmax`], [`ActivationLayer`].
+//! Layers for Keel: [`Dense`], [`Dropout`], [`Flatten`], [`Softmax`], [`ActivationLayer`],
+//! and the weight [`Regularizer`]s a `Dense` layer adds to the loss.
 //!
 //! Layers are created unbuilt, as in Keras, and [`Layer::build`] propagates shapes when a
 //! layer is added to a model, so a layer that cannot take its input is an `Err` at build
@@ -27,6 +28,7 @@ mod error;
 mod flatten;
 mod initializer;
 mod layer;
+mod regularizer;
 pub mod testing;
 
 pub use activation::Activation;
@@ -39,3 +41,4 @@ pub use error::{Error, Result};
 pub use flatten::Flatten;
 pub use initializer::Initializer;
 pub use layer::Layer;
+pub use regularizer::{Penalty, Regularizer};

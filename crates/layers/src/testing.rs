@@ -14,7 +14,8 @@ pub fn rng() -> StdRng {
 /// Checks a layer end to end: the built output shape, the parameter count (and that
 /// [`Layer::count_params`], when it gives one, predicts it), that a forward
 /// pass gives that shape, that backward gives finite gradients for every parameter, that
-/// evaluation is deterministic, and that its configuration rebuilds an equivalent layer.
+/// evaluation is deterministic, that a regularization penalty (if any) is finite with finite
+/// gradients, and that its configuration rebuilds an equivalent layer.
 ///
 /// # Panics
 /// On any failed check (this is a test helper).
@@ -63,6 +64,20 @@ pub fn check_layer(
             "{}: non-finite gradient for {name}",
             layer.kind()
         );
+    }
+
+    if let Some(penalty) = layer.regularization_loss(&tape) {
+        assert!(penalty.scalar().is_finite(), "{}: penalty", layer.kind());
+        let grads = penalty.backward();
+        for (name, p) in layer.params() {
+            if let Some(g) = grads.param(p) {
+                assert!(
+                    g.iter().all(|v| v.is_finite()),
+                    "{}: non-finite penalty gradient for {name}",
+                    layer.kind()
+                );
+            }
+        }
     }
 
     let eval = |l: &dyn Layer| {

@@ -87,6 +87,67 @@ pub enum Error {
         /// The rejected threshold.
         found: f32,
     },
+
+    /// A parameter of an adaptive clipping mode (AGC, AutoClip, ZClip) is out of range.
+    #[error("invalid {clip} parameter `{name}`: expected {expected}, found {found}")]
+    InvalidClipParameter {
+        /// The clipping mode's name: `agc`, `autoclip` or `zclip`.
+        clip: &'static str,
+        /// The parameter's name, such as `"percentile"`.
+        name: &'static str,
+        /// The accepted range, such as `"a number in [0, 100]"`.
+        expected: &'static str,
+        /// The rejected value.
+        found: f32,
+    },
+
+    /// An argument of a learning-rate schedule is out of range or inconsistent.
+    #[error("invalid {schedule} argument `{name}`: expected {expected}, found {found}")]
+    InvalidSchedule {
+        /// The schedule's name, such as `"exponential_decay"`.
+        schedule: &'static str,
+        /// The argument's name, such as `"decay_steps"`.
+        name: &'static str,
+        /// What is accepted, such as `"an integer > 0"`.
+        expected: &'static str,
+        /// The rejected value, printed.
+        found: String,
+    },
+
+    /// The weight-decay rate is negative, NaN or infinite.
+    #[error("invalid weight_decay: expected a finite number >= 0, found {found}")]
+    InvalidWeightDecay {
+        /// The rejected value.
+        found: f32,
+    },
+
+    /// The learning-rate multiplier is not a finite positive number.
+    #[error("invalid learning-rate multiplier: expected a finite number > 0, found {found}")]
+    InvalidLrMultiplier {
+        /// The rejected value.
+        found: f32,
+    },
+
+    /// [`Optimizer::set_learning_rate`](crate::Optimizer::set_learning_rate) was called while
+    /// a schedule drives the learning rate (Keras raises the same way).
+    #[error(
+        "cannot set the learning rate: expected a constant learning rate, found the schedule \
+         `{schedule}` driving it (use set_lr_multiplier to scale a scheduled rate)"
+    )]
+    ScheduledLearningRate {
+        /// The schedule's name, such as `"cosine_decay"`.
+        schedule: &'static str,
+    },
+
+    /// An [`OptimizerSnapshot`](crate::OptimizerSnapshot) does not fit the optimizer it is
+    /// restored into (another rule, clipping mode or kind of learning rate), or is corrupt.
+    #[error("cannot restore optimizer snapshot: expected {expected}, found {found}")]
+    SnapshotMismatch {
+        /// What this optimizer needs, such as `"the rule `adam`"`.
+        expected: String,
+        /// What the snapshot holds.
+        found: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

@@ -1,17 +1,28 @@
-//! Optimizers, gradient clipping and (later) learning-rate schedules for Keel.
+//! Optimizers, gradient clipping and learning-rate schedules for Keel.
 //!
-//! An [`Optimizer`] is a base shared by every optimizer (learning rate, step counter,
-//! gradient clipping, per-parameter state keyed by name) around a small [`UpdateRule`]
-//! that holds only the math ([`Adam`], [`Sgd`]). Builders become optimizers with
-//! [`Optimizer::try_from`], which checks every hyper-parameter. Clipping ([`Clip`]) is
-//! configured on any builder through the [`Clipping`] trait and applied in one place,
-//! before the rule sees the gradients.
+//! An [`Optimizer`] is a base shared by every optimizer around a small [`UpdateRule`] that
+//! holds only the math ([`Adam`] with its AMSGrad option, [`AdamW`], [`Sgd`], [`RMSprop`],
+//! [`Adagrad`]). The base owns what every optimizer shares:
+//!
+//! - the learning rate, a number or a [`Schedule`] of the step ([`ExponentialDecay`],
+//!   [`PiecewiseConstantDecay`], [`PolynomialDecay`], [`InverseTimeDecay`], [`CosineDecay`],
+//!   [`CosineDecayRestarts`]), times a multiplier a trainer can lower after a rollback;
+//! - the one gradient-transform stage, configured with [`Clip`] through the [`Clipping`]
+//!   builder trait: by value, per-tensor norm, global norm, [`Agc`], [`AutoClip`], [`ZClip`];
+//! - decoupled weight decay, through the [`WeightDecay`] builder trait;
+//! - the state: step counter, per-parameter slots keyed by name, clipping state, which
+//!   [`Optimizer::snapshot`] copies and [`Optimizer::restore`] puts back.
+//!
+//! Builders become optimizers with [`Optimizer::try_from`], which checks every argument.
+//! [`Optimizer::step_with`] reports the gradient norms before changing anything and lets the
+//! caller skip the step.
 //!
 //! ```
 //! use keel_autograd::{tensor, Param, Tape};
-//! use keel_optim::{Adam, Clipping, Optimizer};
+//! use keel_optim::{AdamW, Clipping, CosineDecay, Optimizer};
 //! # fn main() -> keel_optim::Result<()> {
-//! let mut opt = Optimizer::try_from(Adam::new(1e-3).global_clipnorm(1.0))?;
+//! let schedule = CosineDecay::new(0.0, 100).warmup(1e-3, 10);
+//! let mut opt = Optimizer::try_from(AdamW::new(schedule).global_clipnorm(1.0))?;
 //! let mut w = Param::new(tensor(&[2, 1], vec![0.5, -1.0]));
 //! for _ in 0..3 {
 //!     let tape = Tape::new();
@@ -26,12 +37,33 @@
 //! # }
 //! ```
 
+/// Runs `zip.for_each(f)`, on rayon's threads when the zip has at least
+/// [`PARALLEL_MIN_ELEMENTS`] elements. Each element's update is independent, so splitting
+/// changes no bit. The closure is written out in both branches so its types are inferred.
+macro_rules! for_each {
+    ($zip:expr, $f:expr) => {{
+        let zip = $zip;
+        if zip.size() >= $crate::PARALLEL_MIN_ELEMENTS {
+            zip.par_for_each($f)
+        } else {
+            zip.for_each($f)
+        }
+    }};
+}
+
+mod adagrad;
 mod adam;
+mod adamw;
+mod base;
 mod clip;
 mod config;
 mod error;
+mod learning_rate;
 mod optimizer;
+mod rmsprop;
 mod rule;
+mod schedule;
+mod serde_tensor;
 mod sgd;
 mod state;
 #[cfg(test)]
@@ -41,11 +73,24 @@ mod testing;
 /// below it the hand-off costs more than the work.
 pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
 
+pub use adagrad::Adagrad;
 pub use adam::Adam;
-pub use clip::{Clip, Clipping};
+pub use adamw::AdamW;
+pub use base::{BaseConfig, WeightDecay};
+pub use clip::{
+    Agc, AgcExclude, AutoClip, AutoClipState, Clip, ClipState, Clipping, ZClip, ZClipState,
+};
 pub use config::OptimizerConfig;
 pub use error::{Error, Result};
-pub use optimizer::{Optimizer, StepStats};
+pub use learning_rate::LearningRate;
+pub use optimizer::{
+    Decision, GradientReport, Optimizer, OptimizerSnapshot, StepOutcome, StepStats,
+};
+pub use rmsprop::RMSprop;
 pub use rule::{HyperValue, Slots, UpdateRule};
+pub use schedule::{
+    CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
+    PolynomialDecay, Schedule,
+};
 pub use sgd::Sgd;
 pub use state::OptimizerState;

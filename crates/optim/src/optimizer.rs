@@ -1,16 +1,27 @@
-//! The optimizer base: learning rate, step counter, clipping, state; delegates the math.
+//! The optimizer base: learning rate, step counter, the gradient-transform stage, weight
+//! decay and per-parameter state; the math is delegated to an [`UpdateRule`].
 
-use crate::clip::sum_squares;
-use crate::{Clip, Error, OptimizerConfig, OptimizerState, Result, UpdateRule};
-use keel_autograd::{Gradients, Param};
-use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+mod snapshot;
+mod step;
 
-/// An optimizer: an [`UpdateRule`] plus what every optimizer shares (the learning rate, the
-/// step counter, the one gradient-transform stage, and the per-parameter state).
+pub use snapshot::OptimizerSnapshot;
+pub use step::{Decision, GradientReport, StepOutcome, StepStats};
+
+use crate::learning_rate::check_learning_rate;
+use crate::{
+    BaseConfig, Clip, Error, LearningRate, OptimizerConfig, OptimizerState, Result, Schedule,
+    UpdateRule,
+};
+
+/// An optimizer: an [`UpdateRule`] plus what every optimizer shares (the learning rate or its
+/// schedule, the step counter, the one gradient-transform stage, decoupled weight decay, and
+/// the per-parameter state).
 ///
-/// Build one from an optimizer builder with [`Optimizer::try_from`] (which checks the
-/// hyper-parameters), or from your own rule with [`Optimizer::new`].
+/// Build one from an optimizer builder with [`Optimizer::try_from`] (which checks every
+/// argument), or from your own rule with [`Optimizer::new`] or [`Optimizer::with_base`].
+/// Each [`step`](Optimizer::step), in order: checks the parameters against the gradients,
+/// computes every gradient's norm and the global norm in one pass, clips, applies weight
+/// decay, runs the rule on each parameter, and increments [`iterations`](Optimizer::iterations).
 ///
 /// ```
 /// use keel_autograd::{tensor, Param, Tape};
@@ -25,6 +36,7 @@ use std::collections::HashSet;
 /// let stats = opt.step([("w".to_string(), &mut w)], &mut grads)?;
 /// assert_eq!(stats.grad_norm, 10.0);
 /// assert!((stats.clipped_norm - 1.0).abs() < 1e-6);
+/// assert!(stats.clipped);
 /// assert_eq!(opt.iterations(), 1);
 /// # Ok(())
 /// # }
@@ -32,32 +44,21 @@ use std::collections::HashSet;
 #[derive(Debug)]
 pub struct Optimizer {
     rule: Box<dyn UpdateRule>,
+    learning_rate: LearningRate,
     clip: Option<Clip>,
-    learning_rate: f32,
+    weight_decay: f32,
+    lr_multiplier: f32,
     state: OptimizerState,
 }
 
-/// What one [`Optimizer::step`] saw, for telemetry and non-finite guards.
-///
-/// A NaN or infinite `grad_norm` means some gradient element is NaN or infinite; clipping
-/// was then skipped (see [`Clip`]) and the update still ran.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct StepStats {
-    /// The global L2 norm of all gradients before clipping (accumulated in `f64`).
-    pub grad_norm: f32,
-    /// The global L2 norm of all gradients after clipping (equal to `grad_norm` without it).
-    pub clipped_norm: f32,
-    /// The learning rate used for this step.
-    pub learning_rate: f32,
-}
-
 impl Optimizer {
-    /// Wraps an update rule with a learning rate and an optional clipping mode.
+    /// Wraps an update rule with a learning rate (a number or a [`Schedule`]) and an optional
+    /// clipping mode; no weight decay (see [`with_base`](Optimizer::with_base) for that).
     ///
     /// # Errors
-    /// [`Error::InvalidLearningRate`] unless `learning_rate` is finite and `>= 0`;
-    /// [`Error::InvalidClip`] for a non-positive or non-finite threshold; whatever
+    /// [`Error::InvalidLearningRate`] unless a constant rate is finite and `>= 0`;
+    /// [`Error::InvalidSchedule`] for a bad schedule argument; [`Error::InvalidClip`] or
+    /// [`Error::InvalidClipParameter`] for a bad clipping mode; whatever
     /// [`UpdateRule::validate`] returns.
     ///
     /// ```
@@ -84,50 +85,145 @@ impl Optimizer {
     /// ```
     pub fn new(
         rule: impl UpdateRule + 'static,
-        learning_rate: f32,
+        learning_rate: impl Into<LearningRate>,
         clip: Option<Clip>,
     ) -> Result<Self> {
-        check_learning_rate(learning_rate)?;
-        if let Some(clip) = clip {
+        let mut base = BaseConfig::new(learning_rate);
+        base.clip = clip;
+        Optimizer::with_base(rule, base)
+    }
+
+    /// Wraps an update rule with everything a builder holds: learning rate, clipping and
+    /// weight decay. The optimizer builders ([`Adam`](crate::Adam), …) end here.
+    ///
+    /// # Errors
+    /// As [`new`](Optimizer::new), and [`Error::InvalidWeightDecay`] unless the weight decay
+    /// is finite and `>= 0`.
+    ///
+    /// ```
+    /// use keel_autograd::Tensor;
+    /// use keel_optim::{BaseConfig, HyperValue, Optimizer, Slots, UpdateRule, WeightDecay};
+    /// #[derive(Debug)]
+    /// struct Plain;
+    /// impl UpdateRule for Plain {
+    ///     fn name(&self) -> &'static str { "plain" }
+    ///     fn hyper_parameters(&self) -> Vec<(&'static str, HyperValue)> { Vec::new() }
+    ///     fn update(&self, lr: f32, _t: u64, p: &mut Tensor, g: &Tensor, _s: &mut Slots) {
+    ///         p.scaled_add(-lr, g);
+    ///     }
+    /// }
+    /// # fn main() -> keel_optim::Result<()> {
+    /// let opt = Optimizer::with_base(Plain, BaseConfig::new(0.1).weight_decay(0.01))?;
+    /// assert_eq!(opt.config().to_string(), "plain(learning_rate=0.1, weight_decay=0.01)");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_base(rule: impl UpdateRule + 'static, base: BaseConfig) -> Result<Self> {
+        base.learning_rate.validate()?;
+        if let Some(clip) = &base.clip {
             clip.validate()?;
+        }
+        let wd = base.weight_decay;
+        if !(wd.is_finite() && wd >= 0.0) {
+            return Err(Error::InvalidWeightDecay { found: wd });
         }
         rule.validate()?;
         Ok(Optimizer {
             rule: Box::new(rule),
-            clip,
-            learning_rate,
+            learning_rate: base.learning_rate,
+            clip: base.clip,
+            weight_decay: wd,
+            lr_multiplier: 1.0,
             state: OptimizerState::default(),
         })
     }
 
-    /// The learning rate the next step will use.
+    /// The learning rate the next step will use: the constant rate, or the schedule at the
+    /// current [`iterations`](Optimizer::iterations) (Keras semantics: step 0 first), times
+    /// the [`lr_multiplier`](Optimizer::lr_multiplier).
     pub fn learning_rate(&self) -> f32 {
-        self.learning_rate
+        let base = self.learning_rate.at(self.state.iterations);
+        if self.lr_multiplier == 1.0 {
+            base
+        } else {
+            base * self.lr_multiplier
+        }
     }
 
-    /// Changes the learning rate (for callbacks such as `ReduceLROnPlateau`).
+    /// Changes a constant learning rate (for callbacks such as `ReduceLROnPlateau`), so that
+    /// [`learning_rate`](Optimizer::learning_rate) returns `learning_rate` afterwards: with a
+    /// multiplier `m` in force, the constant becomes `learning_rate / m`.
     ///
     /// # Errors
-    /// [`Error::InvalidLearningRate`] unless `learning_rate` is finite and `>= 0`; the
-    /// learning rate is then left unchanged.
+    /// [`Error::InvalidLearningRate`] unless `learning_rate` is finite and `>= 0`;
+    /// [`Error::ScheduledLearningRate`] when a schedule drives the rate (as Keras refuses to
+    /// set a scheduled rate); use [`set_lr_multiplier`](Optimizer::set_lr_multiplier) to scale
+    /// it. The learning rate is then left unchanged.
     ///
     /// ```
-    /// use keel_optim::{Optimizer, Sgd};
+    /// use keel_optim::{CosineDecay, Error, Optimizer, Sgd};
     /// # fn main() -> keel_optim::Result<()> {
     /// let mut opt = Optimizer::try_from(Sgd::new(0.1))?;
     /// opt.set_learning_rate(0.01)?;
     /// assert_eq!(opt.learning_rate(), 0.01);
     /// assert!(opt.set_learning_rate(-1.0).is_err());
+    /// let mut scheduled = Optimizer::try_from(Sgd::new(CosineDecay::new(0.1, 100)))?;
+    /// let err = scheduled.set_learning_rate(0.01).unwrap_err();
+    /// assert_eq!(err, Error::ScheduledLearningRate { schedule: "cosine_decay" });
     /// # Ok(())
     /// # }
     /// ```
     pub fn set_learning_rate(&mut self, learning_rate: f32) -> Result<()> {
         check_learning_rate(learning_rate)?;
-        self.learning_rate = learning_rate;
+        match &mut self.learning_rate {
+            LearningRate::Constant(lr) => {
+                *lr = if self.lr_multiplier == 1.0 {
+                    learning_rate
+                } else {
+                    learning_rate / self.lr_multiplier
+                };
+                Ok(())
+            }
+            LearningRate::Schedule(s) => Err(Error::ScheduledLearningRate { schedule: s.name() }),
+        }
+    }
+
+    /// The factor applied on top of the constant or scheduled learning rate. Starts at `1`.
+    pub fn lr_multiplier(&self) -> f32 {
+        self.lr_multiplier
+    }
+
+    /// Sets the factor applied on top of the constant or scheduled learning rate, for
+    /// example to lower the rate for a while after a rollback. Works with schedules, which
+    /// keep running underneath.
+    ///
+    /// # Errors
+    /// [`Error::InvalidLrMultiplier`] unless `multiplier` is finite and `> 0` (to stop
+    /// updates, skip the step instead: [`step_with`](Optimizer::step_with)).
+    ///
+    /// ```
+    /// use keel_optim::{Optimizer, Sgd};
+    /// # fn main() -> keel_optim::Result<()> {
+    /// let mut opt = Optimizer::try_from(Sgd::new(0.1))?;
+    /// opt.set_lr_multiplier(0.5)?;
+    /// assert_eq!(opt.learning_rate(), 0.05);
+    /// assert!(opt.set_lr_multiplier(0.0).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_lr_multiplier(&mut self, multiplier: f32) -> Result<()> {
+        check_lr_multiplier(multiplier)?;
+        self.lr_multiplier = multiplier;
         Ok(())
     }
 
-    /// The number of steps taken so far (Keras `optimizer.iterations`).
+    /// The schedule driving the learning rate, unless it is constant.
+    pub fn schedule(&self) -> Option<&Schedule> {
+        self.learning_rate.schedule()
+    }
+
+    /// The number of steps taken so far (Keras `optimizer.iterations`); skipped steps do not
+    /// count.
     pub fn iterations(&self) -> u64 {
         self.state.iterations
     }
@@ -135,6 +231,11 @@ impl Optimizer {
     /// The clipping mode, if any.
     pub fn clip(&self) -> Option<Clip> {
         self.clip
+    }
+
+    /// The decoupled weight-decay rate (`0` when off).
+    pub fn weight_decay(&self) -> f32 {
+        self.weight_decay
     }
 
     /// The update rule's name, such as `"adam"`.
@@ -151,8 +252,10 @@ impl Optimizer {
     pub fn config(&self) -> OptimizerConfig {
         OptimizerConfig {
             name: self.rule.name().to_string(),
-            learning_rate: self.learning_rate,
+            learning_rate: self.learning_rate(),
+            schedule: self.schedule().cloned(),
             clip: self.clip,
+            weight_decay: self.weight_decay,
             hyper_parameters: self
                 .rule
                 .hyper_parameters()
@@ -162,120 +265,27 @@ impl Optimizer {
         }
     }
 
-    /// The step counter and every parameter's slots, as plain data.
+    /// The step counter, every parameter's slots and the clipping state, as plain data.
     pub fn state(&self) -> &OptimizerState {
         &self.state
     }
+}
 
-    /// Updates every parameter in place from its gradient, and returns what the step saw.
-    ///
-    /// In order: checks every `(name, param)` against `grads`; computes the global gradient
-    /// L2 norm once; clips `grads` in place (the one gradient-transform stage); increments
-    /// [`iterations`](Optimizer::iterations); then calls the rule once per parameter with
-    /// the 1-based step number. Parameter values are updated through
-    /// [`Param::value_mut`], so no copy is made unless a tape still shares the value.
-    ///
-    /// Names key the optimizer state (Adam's moments), so keep them stable across steps,
-    /// such as `"0.dense.kernel"`.
-    ///
-    /// # Errors
-    /// Nothing is changed (parameters, gradients, state) when an error is returned:
-    /// - [`Error::MissingGradient`] if a parameter has no gradient in `grads`;
-    /// - [`Error::ShapeMismatch`] if a gradient's shape differs from its parameter's;
-    /// - [`Error::StateShapeMismatch`] if the state kept under a name has another shape;
-    /// - [`Error::DuplicateParameter`] if a name appears twice.
-    pub fn step<'a>(
-        &mut self,
-        params: impl IntoIterator<Item = (String, &'a mut Param)>,
-        grads: &mut Gradients,
-    ) -> Result<StepStats> {
-        let params: Vec<(String, &'a mut Param)> = params.into_iter().collect();
-        self.check(&params, grads)?;
-        let (grad_norm, clipped_norm) = self.transform_gradients(&params, grads);
-        self.state.iterations += 1;
-        let (t, lr) = (self.state.iterations, self.learning_rate);
-        for (name, param) in params {
-            let grad = grads
-                .by_id(param.id())
-                .expect("step: gradients were checked");
-            let slots = self.state.slots.entry(name).or_default();
-            self.rule.update(lr, t, param.value_mut(), grad, slots);
-        }
-        Ok(StepStats {
-            grad_norm: grad_norm as f32,
-            clipped_norm: clipped_norm as f32,
-            learning_rate: lr,
-        })
+impl std::fmt::Display for Optimizer {
+    /// The [`config`](Optimizer::config), such as
+    /// `adam(learning_rate=0.001, beta_1=0.9, …, global_clipnorm=1)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.config())
     }
+}
 
-    /// Everything `step` could reject, checked before anything changes.
-    fn check(&self, params: &[(String, &mut Param)], grads: &Gradients) -> Result<()> {
-        let mut seen = HashSet::with_capacity(params.len());
-        for (name, param) in params {
-            if !seen.insert(name.as_str()) {
-                return Err(Error::DuplicateParameter { name: name.clone() });
-            }
-            let shape = param.value().shape();
-            let grad = grads
-                .by_id(param.id())
-                .ok_or_else(|| Error::MissingGradient { name: name.clone() })?;
-            if grad.shape() != shape {
-                return Err(Error::ShapeMismatch {
-                    name: name.clone(),
-                    param: shape.to_vec(),
-                    grad: grad.shape().to_vec(),
-                });
-            }
-            let slots = self.state.slots.get(name).map(|s| s.tensors());
-            if let Some(slot) = slots
-                .unwrap_or_default()
-                .iter()
-                .find(|s| s.shape() != shape)
-            {
-                return Err(Error::StateShapeMismatch {
-                    name: name.clone(),
-                    param: shape.to_vec(),
-                    state: slot.shape().to_vec(),
-                });
-            }
-        }
+fn check_lr_multiplier(multiplier: f32) -> Result<()> {
+    if multiplier.is_finite() && multiplier > 0.0 {
         Ok(())
-    }
-
-    /// The one place where gradients change before the update rule sees them (clipping
-    /// now; adaptive clipping later). Returns the global L2 norm before and after, computed
-    /// from one `f64` sum of squares per gradient.
-    fn transform_gradients(
-        &self,
-        params: &[(String, &mut Param)],
-        grads: &mut Gradients,
-    ) -> (f64, f64) {
-        let sums: Vec<f64> = params
-            .iter()
-            .map(|(_, p)| sum_squares(grads.by_id(p.id()).expect("step: checked")))
-            .collect();
-        let norm = sums.iter().sum::<f64>().sqrt();
-        let Some(clip) = self.clip else {
-            return (norm, norm);
-        };
-        let mut after = 0.0;
-        for ((_, param), sum) in params.iter().zip(&sums) {
-            let grad = grads.by_id_mut(param.id()).expect("step: checked");
-            after += clip.apply(grad, sum.sqrt(), norm);
-        }
-        (norm, after.sqrt())
+    } else {
+        Err(Error::InvalidLrMultiplier { found: multiplier })
     }
 }
 
 #[cfg(test)]
 mod tests;
-
-fn check_learning_rate(learning_rate: f32) -> Result<()> {
-    if learning_rate.is_finite() && learning_rate >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::InvalidLearningRate {
-            found: learning_rate,
-        })
-    }
-}

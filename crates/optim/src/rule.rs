@@ -93,8 +93,8 @@ impl fmt::Display for HyperValue {
 /// The state an update rule keeps for one parameter: a few tensors shaped like it
 /// (Adam's first and second moments, SGD's velocity).
 ///
-/// Plain data, so checkpoints can store it. Slots are created lazily, as zeros, on the
-/// first step that needs them.
+/// Plain data, serializable (each tensor as its shape and a flat `Vec<f32>`), so checkpoints
+/// can store it. Slots are created lazily, on the first step that needs them.
 ///
 /// ```
 /// use keel_autograd::tensor;
@@ -107,8 +107,9 @@ impl fmt::Display for HyperValue {
 /// assert_eq!(slots.len(), 2);
 /// assert_eq!(slots.tensors()[0], tensor(&[2], vec![0.5, 0.0]));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Slots {
+    #[serde(with = "crate::serde_tensor::vec")]
     tensors: Vec<Tensor>,
 }
 
@@ -147,11 +148,27 @@ impl Slots {
     ///
     /// Allocates only when slots are missing, that is on a parameter's first step.
     pub fn zeros_like<const N: usize>(&mut self, like: &Tensor) -> &mut [Tensor; N] {
+        self.filled_like(like, 0.0)
+    }
+
+    /// The first `N` slots, creating the missing ones filled with `value` and shaped like
+    /// `like` (Adagrad starts its accumulator at `initial_accumulator_value`).
+    ///
+    /// Allocates only when slots are missing, that is on a parameter's first step.
+    ///
+    /// ```
+    /// use keel_autograd::tensor;
+    /// use keel_optim::Slots;
+    /// let mut slots = Slots::new();
+    /// let [acc] = slots.filled_like::<1>(&tensor(&[2], vec![5.0, 6.0]), 0.1);
+    /// assert_eq!(acc, &tensor(&[2], vec![0.1, 0.1]));
+    /// ```
+    pub fn filled_like<const N: usize>(&mut self, like: &Tensor, value: f32) -> &mut [Tensor; N] {
         while self.tensors.len() < N {
-            self.tensors.push(Tensor::zeros(like.raw_dim()));
+            self.tensors.push(Tensor::from_elem(like.raw_dim(), value));
         }
         (&mut self.tensors[..N])
             .try_into()
-            .expect("zeros_like: the slice has exactly N elements")
+            .expect("filled_like: the slice has exactly N elements")
     }
 }

@@ -1,7 +1,8 @@
 //! Stochastic gradient descent, with optional (Nesterov) momentum.
 
+use crate::base::base_builder;
 use crate::error::check_range;
-use crate::{Clip, Clipping, Error, HyperValue, Optimizer, Result, Slots, UpdateRule};
+use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
 use keel_autograd::Tensor;
 use ndarray::Zip;
 use serde::{Deserialize, Serialize};
@@ -23,9 +24,11 @@ use serde::{Deserialize, Serialize};
 /// Nesterov momentum: Sutskever et al., 2013, "On the importance of initialization and
 /// momentum in deep learning".
 ///
-/// Defaults (Keras): `learning_rate` is given to [`new`](Sgd::new) (Keras uses `0.01`, as
-/// does [`Default`]), `momentum = 0`, `nesterov = false`, no clipping. `momentum` must be in
-/// `[0, 1]`, checked when the builder becomes an [`Optimizer`] (via [`Optimizer::try_from`]).
+/// Defaults (Keras): `learning_rate` is given to [`new`](Sgd::new) as a number or a
+/// [`Schedule`](crate::Schedule) (Keras uses `0.01`, as does [`Default`]), `momentum = 0`,
+/// `nesterov = false`, no clipping ([`Clipping`](crate::Clipping)), no weight decay
+/// ([`WeightDecay`](crate::WeightDecay)). `momentum` must be in `[0, 1]`, checked when the
+/// builder becomes an [`Optimizer`] (via [`Optimizer::try_from`]).
 ///
 /// ```
 /// use keel_autograd::{tensor, Param, Tape};
@@ -43,22 +46,20 @@ use serde::{Deserialize, Serialize};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sgd {
-    learning_rate: f32,
+    base: BaseConfig,
     momentum: f32,
     nesterov: bool,
-    clip: Option<Clip>,
 }
 
 impl Sgd {
-    /// Plain SGD with learning rate `learning_rate`.
-    pub fn new(learning_rate: f32) -> Self {
+    /// Plain SGD with learning rate `learning_rate` (a number or a schedule).
+    pub fn new(learning_rate: impl Into<LearningRate>) -> Self {
         Sgd {
-            learning_rate,
+            base: BaseConfig::new(learning_rate),
             momentum: 0.0,
             nesterov: false,
-            clip: None,
         }
     }
 
@@ -75,9 +76,9 @@ impl Sgd {
         self
     }
 
-    /// The initial learning rate.
+    /// The learning rate of the first step (a schedule's rate at step 0).
     pub fn learning_rate(&self) -> f32 {
-        self.learning_rate
+        self.base.learning_rate.at(0)
     }
 }
 
@@ -88,11 +89,7 @@ impl Default for Sgd {
     }
 }
 
-impl Clipping for Sgd {
-    fn clip_config(&mut self) -> &mut Option<Clip> {
-        &mut self.clip
-    }
-}
+base_builder!(Sgd);
 
 impl TryFrom<Sgd> for Optimizer {
     type Error = Error;
@@ -100,14 +97,16 @@ impl TryFrom<Sgd> for Optimizer {
     /// Builds the optimizer after checking every hyper-parameter.
     ///
     /// # Errors
-    /// [`Error::InvalidLearningRate`], [`Error::InvalidHyperParameter`] or
-    /// [`Error::InvalidClip`] for a value out of range.
+    /// [`Error::InvalidLearningRate`], [`Error::InvalidSchedule`],
+    /// [`Error::InvalidHyperParameter`], [`Error::InvalidClip`],
+    /// [`Error::InvalidClipParameter`] or [`Error::InvalidWeightDecay`] for a value out of
+    /// range.
     fn try_from(sgd: Sgd) -> Result<Optimizer> {
         let rule = SgdRule {
             momentum: sgd.momentum,
             nesterov: sgd.nesterov,
         };
-        Optimizer::new(rule, sgd.learning_rate, sgd.clip)
+        Optimizer::with_base(rule, sgd.base)
     }
 }
 

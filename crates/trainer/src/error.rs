@@ -1,5 +1,6 @@
 //! The trainer's error type, wrapping the errors of the crates below it.
 
+use crate::{GuardEvent, Location};
 use std::path::PathBuf;
 
 /// What can go wrong while building, training, evaluating, saving or loading a model.
@@ -71,8 +72,11 @@ pub enum Error {
         /// What went wrong.
         problem: String,
     },
-    /// Training produced a non-finite loss.
-    #[error("the loss became non-finite ({value}) at epoch {epoch}, step {step}")]
+    /// Training produced a non-finite loss (the update was not applied).
+    #[error(
+        "the loss became non-finite ({value}) at epoch {epoch}, step {step}{}",
+        at(location)
+    )]
     NonFiniteLoss {
         /// The loss value.
         value: f32,
@@ -80,6 +84,48 @@ pub enum Error {
         epoch: usize,
         /// The 1-based step in that epoch.
         step: usize,
+        /// Where the first non-finite value appeared, when found.
+        location: Option<Location>,
+    },
+    /// Training produced non-finite gradients from a finite loss (the update was not applied).
+    #[error(
+        "the gradients became non-finite at epoch {epoch}, step {step} (loss {loss}){}",
+        at(location)
+    )]
+    NonFiniteGradient {
+        /// The 1-based epoch.
+        epoch: usize,
+        /// The 1-based step in that epoch.
+        step: usize,
+        /// The step's (finite) loss.
+        loss: f32,
+        /// Where the first non-finite gradient appeared, when found.
+        location: Option<Location>,
+    },
+    /// The global gradient norm spiked and the guard's spike policy is
+    /// [`Policy::Stop`](crate::Policy::Stop) (the update was not applied).
+    #[error(
+        "the gradient norm spiked to {norm:e} (z-score {zscore:.1}) at epoch {epoch}, step {step}"
+    )]
+    GradientSpike {
+        /// The global gradient norm before clipping.
+        norm: f32,
+        /// Its z-score over the guard's window.
+        zscore: f32,
+        /// The 1-based epoch.
+        epoch: usize,
+        /// The 1-based step in that epoch.
+        step: usize,
+    },
+    /// The guard kept skipping or rolling back until its limit, and stopped training.
+    #[error("training kept diverging: {limit} ({count}) reached; last: {event}")]
+    GuardExhausted {
+        /// The limit reached: `"max_rollbacks"` or `"max_consecutive_skips"`.
+        limit: &'static str,
+        /// Its value.
+        count: usize,
+        /// The last incident, and what was done with the weights.
+        event: Box<GuardEvent>,
     },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
@@ -172,4 +218,11 @@ impl From<std::convert::Infallible> for Error {
     fn from(never: std::convert::Infallible) -> Self {
         match never {}
     }
+}
+
+/// `"; first non-finite value in {location}"`, or nothing.
+fn at(location: &Option<Location>) -> String {
+    location
+        .as_ref()
+        .map_or_else(String::new, |l| format!("; first non-finite value in {l}"))
 }

@@ -17,7 +17,8 @@ impl Sequential {
     /// The loss and every compiled metric on `data`, as Keras's `model.evaluate`, by Keras
     /// name ("loss", "accuracy", "f1_score", ...). Every value is over the whole of `data`:
     /// the loss and accuracies are means weighted by batch size, and precision, recall and
-    /// F1 come from the confusion matrix of all of it.
+    /// F1 come from the confusion matrix of all of it. The loss includes the layers'
+    /// regularization penalties, as Keras's does.
     ///
     /// # Errors
     /// An uncompiled model, or data whose sample shape or targets do not fit the model, the
@@ -71,6 +72,12 @@ impl Sequential {
         tracker: &mut MetricTracker,
     ) -> Result<()> {
         let loss_fn = self.compiled.as_ref().map(|c| c.loss);
+        // The regularization penalty, added to every batch's loss as Keras 3 does for
+        // validation and `evaluate` too (the weights do not change in between).
+        let penalty = {
+            let tape = Tape::new();
+            self.regularization_loss(&tape).map_or(0.0, |p| p.scalar())
+        };
         let mut rng = StdRng::seed_from_u64(0); // unused in Eval mode
         let indices: Vec<usize> = (0..data.len()).collect();
         for range in batch_ranges(data.len(), batch_size)? {
@@ -81,7 +88,7 @@ impl Sequential {
             let (output, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);
             if let Some(loss_fn) = loss_fn {
                 let loss = loss_fn.per_sample(output, activation, &batch.y).mean();
-                tracker.add_loss(loss.scalar(), n);
+                tracker.add_loss(loss.scalar() + penalty, n);
             }
             tracker.update(&output.value(), &batch.y);
         }

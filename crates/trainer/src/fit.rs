@@ -1,14 +1,18 @@
 //! The training loop: `Sequential::fit`.
 
+mod incident;
+mod logs;
+
 use crate::callbacks::{CallbackList, FitInfo};
+use crate::guard::GuardRun;
 use crate::metrics::MetricTracker;
 use crate::progress::EpochProgress;
-use crate::sequential::params_of;
+use crate::telemetry::{EpochTelemetry, StepAction};
 use crate::weights::training_weights;
-use crate::{CallbackContext, Control, Error, FitOptions, History, Logs, Result, Sequential};
-use keel_autograd::{tensor, Tape};
-use keel_data::{batch_ranges, shuffled_indices, Batch, Dataset};
-use keel_layers::{Ctx, Mode};
+use crate::{
+    CallbackContext, Control, Error, FitOptions, History, Logs, Result, Sequential, Verbosity,
+};
+use keel_data::{batch_ranges, shuffled_indices, Dataset};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::time::Instant;
@@ -21,16 +25,20 @@ impl Sequential {
     /// Epochs run from `initial_epoch` to `epochs`; [callbacks](crate::Callback) given in
     /// the options run at every hook and may stop training early.
     ///
-    /// A batch whose loss is NaN or infinite is never applied. By default it ends `fit` with
-    /// [`Error::NonFiniteLoss`]; if a callback stops on it (as
+    /// Every step's loss and gradient norms go through the [`Guard`](crate::Guard) before
+    /// the update is applied; a step whose loss or gradients are non-finite is never
+    /// applied. By default ([`Guard::new`](crate::Guard::new)) it ends `fit` with
+    /// [`Error::NonFiniteLoss`] or [`Error::NonFiniteGradient`], naming the layer and op
+    /// where the first non-finite value appeared; if a callback stops on it (as
     /// [`TerminateOnNaN`](crate::TerminateOnNaN) does), `fit` returns `Ok` with the epochs
-    /// completed before. Either way the callbacks' `on_train_end` runs first.
+    /// completed before. Either way the callbacks' `on_train_end` runs first. Other
+    /// [policies](crate::Policy) skip the step or roll back to a snapshot.
     ///
     /// # Errors
     /// An uncompiled model, an option out of range (such as a `sample_weight` of the wrong
-    /// length), data whose sample shape or targets do not fit the model and loss, a loss that
-    /// becomes non-finite, or an error from a callback (such as a monitored name the run
-    /// does not log, reported before the first epoch).
+    /// length), data whose sample shape or targets do not fit the model and loss, a step the
+    /// guard stops on (or too many of them), or an error from a callback (such as a monitored
+    /// name the run does not log, reported before the first epoch).
     ///
     /// ```
     /// use keel_data::{Dataset, Targets};
@@ -64,166 +72,195 @@ impl Sequential {
         if let Some(v) = &validation {
             self.check_data(v)?;
         }
-        let mut means = self.metric_tracker(&train)?;
+        let means = self.metric_tracker(&train)?;
         let classes = self.output_shape().iter().product::<usize>().max(2);
         let weights = training_weights(&options, data, &train, classes)?;
-        let mut callbacks = CallbackList::new(std::mem::take(&mut options.callbacks));
+        let callbacks = CallbackList::new(std::mem::take(&mut options.callbacks));
         let batches = batch_ranges(train.len(), options.batch_size)?.count();
         let steps = options.steps_per_epoch.map_or(batches, |s| s.min(batches));
+        let telemetry = EpochTelemetry::new(options.telemetry, self);
         let info = FitInfo {
-            names: log_names(&means, validation.is_some(), &callbacks),
+            names: logs::log_names(&means, validation.is_some(), &callbacks, &telemetry),
             epochs: options.epochs,
             steps,
         };
-        let mut rng = StdRng::seed_from_u64(options.seed);
-        let mut history = History::default();
-        let mut last_logs = Logs::new();
-        let first = options.initial_epoch;
-        let mut stop = callbacks
-            .train_begin(&mut CallbackContext::during_fit(self, &info, first))?
+        let mut run = Run {
+            guard: GuardRun::new(&options.guard, self),
+            rng: StdRng::seed_from_u64(options.seed),
+            options,
+            verbosity,
+            train,
+            validation,
+            weights,
+            callbacks,
+            info,
+            means,
+            telemetry,
+            history: History::default(),
+            last_logs: Logs::new(),
+        };
+        let result = run.train(self);
+        let restored = run.guard.finish(self);
+        result.and_then(|history| restored.map(|()| history))
+    }
+}
+
+/// Everything one `fit` carries from step to step.
+pub(crate) struct Run<'a> {
+    options: FitOptions<'a>,
+    verbosity: Verbosity,
+    train: Dataset,
+    validation: Option<Dataset>,
+    weights: Option<Vec<f32>>,
+    callbacks: CallbackList<'a>,
+    info: FitInfo,
+    rng: StdRng,
+    means: MetricTracker,
+    telemetry: EpochTelemetry,
+    guard: GuardRun,
+    history: History,
+    last_logs: Logs,
+}
+
+/// How an epoch ended.
+enum EpochEnd {
+    /// Completed (and recorded); `true` when a callback asked to stop.
+    Completed(bool),
+    /// Training ended inside the epoch with this result (callbacks' `on_train_end` ran).
+    Ended(Result<History>),
+}
+
+impl Run<'_> {
+    fn ctx<'m>(info: &'m FitInfo, model: &'m mut Sequential, epoch: usize) -> CallbackContext<'m> {
+        CallbackContext::during_fit(model, info, epoch)
+    }
+
+    fn train(&mut self, model: &mut Sequential) -> Result<History> {
+        let first = self.options.initial_epoch;
+        let mut stop = self
+            .callbacks
+            .train_begin(&mut Self::ctx(&self.info, model, first))?
             == Control::Stop;
-        for epoch in first..options.epochs {
+        for epoch in first..self.options.epochs {
             if stop
-                || callbacks
-                    .epoch_begin(epoch, &mut CallbackContext::during_fit(self, &info, epoch))?
+                || self
+                    .callbacks
+                    .epoch_begin(epoch, &mut Self::ctx(&self.info, model, epoch))?
                     == Control::Stop
             {
                 break;
             }
-            let start = Instant::now();
-            let order: Vec<usize> = if options.shuffle {
-                shuffled_indices(train.len(), &mut rng)
-            } else {
-                (0..train.len()).collect()
+            match self.epoch(model, epoch)? {
+                EpochEnd::Completed(s) => stop = s,
+                EpochEnd::Ended(result) => return result,
+            }
+        }
+        let last = self.history.epochs().last().map_or(first, |&e| e);
+        self.callbacks
+            .train_end(&self.last_logs, &mut Self::ctx(&self.info, model, last))?;
+        Ok(std::mem::take(&mut self.history))
+    }
+
+    fn epoch(&mut self, model: &mut Sequential, epoch: usize) -> Result<EpochEnd> {
+        let start = Instant::now();
+        let order: Vec<usize> = if self.options.shuffle {
+            shuffled_indices(self.train.len(), &mut self.rng)
+        } else {
+            (0..self.train.len()).collect()
+        };
+        let ranges: Vec<_> = batch_ranges(self.train.len(), self.options.batch_size)?
+            .take(self.info.steps)
+            .collect();
+        let progress =
+            EpochProgress::start(self.verbosity, epoch, self.options.epochs, ranges.len());
+        self.means.reset();
+        self.telemetry.reset();
+        self.guard.begin_epoch(model, &self.rng, &self.means)?;
+        let mut stop = false;
+        let mut b = 0;
+        while b < ranges.len() {
+            if self.guard.is_poisoned(b) {
+                self.telemetry.skipped();
+                self.record(epoch, b, None, StepAction::Skipped);
+                b += 1;
+                continue;
+            }
+            let mut ctx = Self::ctx(&self.info, model, epoch);
+            if self.callbacks.batch_begin(b, &mut ctx)? == Control::Stop {
+                stop = true;
+                break;
+            }
+            let indices = &order[ranges[b].clone()];
+            let batch_weights: Option<Vec<f32>> = self
+                .weights
+                .as_ref()
+                .map(|w| indices.iter().map(|&i| w[i]).collect());
+            let n = indices.len();
+            let rng_before = self.rng.clone();
+            let step = model.train_step(
+                crate::batching::gather_pooled(&self.train, indices),
+                batch_weights.clone(),
+                &mut self.rng,
+                &mut self.means,
+                &mut self.guard,
+                &mut self.telemetry,
+            )?;
+            let next = match &step.trigger {
+                None => {
+                    self.means.add_loss(step.loss, n);
+                    self.guard
+                        .after_applied(model, &self.rng, &self.means, b + 1)?;
+                    self.record(epoch, b, Some(&step), StepAction::Applied);
+                    b + 1
+                }
+                Some(_) => {
+                    let incident = incident::Incident {
+                        epoch,
+                        batch: b,
+                        indices,
+                        weights: batch_weights,
+                        rng_before,
+                        step: &step,
+                    };
+                    match self.handle(model, incident, &progress)? {
+                        incident::Next::Batch(next) => next,
+                        incident::Next::End(result) => return Ok(EpochEnd::Ended(result)),
+                    }
+                }
             };
-            let progress = EpochProgress::start(verbosity, epoch, options.epochs, steps);
-            means.reset();
-            for (step, range) in batch_ranges(train.len(), options.batch_size)?
-                .take(steps)
-                .enumerate()
-            {
-                let mut ctx = CallbackContext::during_fit(self, &info, epoch);
-                if callbacks.batch_begin(step, &mut ctx)? == Control::Stop {
+            progress.step(b + 1, self.means.samples(), || {
+                let mut logs = self.means.logs("");
+                logs.extend(self.telemetry.progress_logs());
+                logs
+            });
+            if !self.callbacks.is_empty() {
+                let logs = self.batch_logs();
+                let mut ctx = Self::ctx(&self.info, model, epoch);
+                if self.callbacks.batch_end(b, &logs, &mut ctx)? == Control::Stop {
                     stop = true;
                     break;
                 }
-                let indices = &order[range];
-                let batch_weights: Option<Vec<f32>> = weights
-                    .as_ref()
-                    .map(|w| indices.iter().map(|&i| w[i]).collect());
-                let batch = crate::batching::gather_pooled(&train, indices);
-                let n = batch.len();
-                match self.train_step(batch, batch_weights, &mut rng, &mut means) {
-                    Ok(loss) => means.add_loss(loss, n),
-                    Err(Error::NonFiniteLoss { value, .. }) => {
-                        // The update was skipped. A callback that stops here (TerminateOnNaN)
-                        // ends fit with the History so far; otherwise it is an error. Either
-                        // way on_train_end runs (EarlyStopping may restore its best weights);
-                        // its own error is reported only when fit would succeed.
-                        let mut logs = Logs::from(means.logs(""));
-                        logs.insert("loss", f64::from(value));
-                        let mut ctx = CallbackContext::during_fit(self, &info, epoch);
-                        let graceful = callbacks.batch_end(step, &logs, &mut ctx)? == Control::Stop;
-                        let ended = callbacks.train_end(&last_logs, &mut ctx);
-                        if graceful {
-                            return ended.map(|()| history);
-                        }
-                        return Err(Error::NonFiniteLoss {
-                            value,
-                            epoch: epoch + 1,
-                            step: step + 1,
-                        });
-                    }
-                    Err(other) => return Err(other),
-                }
-                progress.step(step + 1, means.samples(), || means.logs(""));
-                if !callbacks.is_empty() {
-                    let logs = Logs::from(means.logs(""));
-                    let mut ctx = CallbackContext::during_fit(self, &info, epoch);
-                    if callbacks.batch_end(step, &logs, &mut ctx)? == Control::Stop {
-                        stop = true;
-                        break;
-                    }
-                }
             }
-            let mut logs = Logs::from(means.logs(""));
-            if let (Some(v), 0) = (&validation, (epoch + 1) % options.validation_freq) {
-                let scores = self.evaluate_means(v, options.validation_batch_size)?;
-                for (name, value) in scores.logs("val_") {
-                    logs.insert(name, value);
-                }
-            }
-            let seconds = start.elapsed().as_secs_f64();
-            let mut ctx = CallbackContext::during_fit(self, &info, epoch);
-            if callbacks.epoch_end(epoch, &mut logs, &mut ctx)? == Control::Stop {
-                stop = true;
-            }
-            progress.finish(logs.as_slice(), seconds);
-            history.push(epoch, logs.as_slice(), seconds);
-            last_logs = logs;
+            b = next;
         }
-        let last = history.epochs().last().map_or(first, |&e| e);
-        callbacks.train_end(
-            &last_logs,
-            &mut CallbackContext::during_fit(self, &info, last),
-        )?;
-        Ok(history)
-    }
-
-    /// One forward, backward and update on `batch`, its per-sample losses scaled by
-    /// `weights` if given; adds its outputs to `metrics` and returns the mean loss. A
-    /// non-finite loss is an error and leaves the weights untouched.
-    fn train_step(
-        &mut self,
-        batch: Batch,
-        weights: Option<Vec<f32>>,
-        rng: &mut StdRng,
-        metrics: &mut MetricTracker,
-    ) -> Result<f32> {
-        let compiled = self
-            .compiled
-            .as_ref()
-            .ok_or(Error::NotCompiled { operation: "fit" })?;
-        let (loss, mut grads) = {
-            let tape = Tape::new();
-            let mut ctx = Ctx::new(Mode::Train, rng);
-            let (output, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);
-            let per_sample = compiled.loss.per_sample(output, activation, &batch.y);
-            let loss = match weights {
-                // sum(w_i * l_i) / batch_size: Keras 3's "sum_over_batch_size" (weights.rs).
-                Some(w) => (per_sample * tape.constant(tensor(&[w.len()], w))).mean(),
-                None => per_sample.mean(),
-            };
-            metrics.update(&output.value(), &batch.y);
-            (loss.scalar(), loss.backward())
-        };
-        if !loss.is_finite() {
-            return Err(Error::NonFiniteLoss {
-                value: loss,
-                epoch: 0,
-                step: 0,
-            });
+        let mut logs = Logs::from(self.means.logs(""));
+        for (name, value) in self.telemetry.epoch_logs() {
+            logs.insert(name, value);
         }
-        let compiled = self
-            .compiled
-            .as_mut()
-            .ok_or(Error::NotCompiled { operation: "fit" })?;
-        compiled
-            .optimizer
-            .step(params_of(&mut self.layers), &mut grads)?;
-        Ok(loss)
+        if let (Some(v), 0) = (&self.validation, (epoch + 1) % self.options.validation_freq) {
+            let scores = model.evaluate_means(v, self.options.validation_batch_size)?;
+            for (name, value) in scores.logs("val_") {
+                logs.insert(name, value);
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let mut ctx = Self::ctx(&self.info, model, epoch);
+        if self.callbacks.epoch_end(epoch, &mut logs, &mut ctx)? == Control::Stop {
+            stop = true;
+        }
+        progress.finish(logs.as_slice(), seconds);
+        self.history.push(epoch, logs.as_slice(), seconds);
+        self.last_logs = logs;
+        Ok(EpochEnd::Completed(stop))
     }
-}
-
-/// Every name the epoch logs can hold, sorted: the training means, their `val_` twins when
-/// validating, and what callbacks add.
-fn log_names(means: &MetricTracker, validating: bool, callbacks: &CallbackList<'_>) -> Vec<String> {
-    let mut names: Vec<String> = means.logs("").into_iter().map(|(n, _)| n).collect();
-    if validating {
-        names.extend(means.logs("val_").into_iter().map(|(n, _)| n));
-    }
-    names.extend(callbacks.logs_added());
-    names.sort();
-    names.dedup();
-    names
 }

@@ -3,7 +3,11 @@
 
 mod export;
 mod plot;
+mod steps;
 
+pub use steps::plot_grad_norms;
+
+use crate::{GuardEvent, StepRecord};
 use std::collections::BTreeMap;
 
 /// Per-epoch series of a training run (`loss`, `accuracy`, `val_loss`, `val_accuracy`, ...),
@@ -12,17 +16,41 @@ use std::collections::BTreeMap;
 /// Export it with [`write_csv`](History::write_csv) (Keras's `CSVLogger` layout) or
 /// [`write_json`](History::write_json), or draw it with [`plot`](History::plot).
 ///
-/// Equality compares the epochs and the series, not the wall-clock epoch times.
+/// Besides the per-epoch series, it keeps what the [`Guard`](crate::Guard) did
+/// ([`events`](History::events)) and, with [`Telemetry::Steps`](crate::Telemetry::Steps), a
+/// record of every step ([`steps`](History::steps)).
+///
+/// Equality compares the epochs, the series, the events and the step records, not the
+/// wall-clock epoch times.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     epochs: Vec<usize>,
     series: BTreeMap<String, Vec<f64>>,
     epoch_seconds: Vec<f64>,
+    steps: Vec<StepRecord>,
+    events: Vec<GuardEvent>,
 }
 
 impl PartialEq for History {
     fn eq(&self, other: &Self) -> bool {
-        self.epochs == other.epochs && self.series == other.series
+        // Bit equality of the step records, so that NaN (a batch not computed) equals itself.
+        let bits = |h: &History| -> Vec<[u32; 4]> {
+            let f = |s: &StepRecord| {
+                [s.loss, s.grad_norm, s.clipped_grad_norm, s.learning_rate].map(f32::to_bits)
+            };
+            h.steps.iter().map(f).collect()
+        };
+        let keys = |h: &History| -> Vec<_> {
+            h.steps
+                .iter()
+                .map(|s| (s.epoch, s.batch, s.action))
+                .collect()
+        };
+        self.epochs == other.epochs
+            && self.series == other.series
+            && self.events == other.events
+            && keys(self) == keys(other)
+            && bits(self) == bits(other)
     }
 }
 
@@ -55,6 +83,33 @@ impl History {
     /// The wall-clock seconds of each epoch (training plus validation).
     pub fn epoch_seconds(&self) -> &[f64] {
         &self.epoch_seconds
+    }
+
+    /// Every step of the run, in the order computed (replayed steps after a rollback appear
+    /// again), when `fit` ran with [`Telemetry::Steps`](crate::Telemetry::Steps); empty
+    /// otherwise. Includes the steps of an epoch interrupted by a stop.
+    ///
+    /// ```
+    /// let history = keel_trainer::History::default();
+    /// assert!(history.steps().is_empty());
+    /// ```
+    pub fn steps(&self) -> &[StepRecord] {
+        &self.steps
+    }
+
+    /// What the guard did, in order: every skipped step, rollback and stop.
+    pub fn events(&self) -> &[GuardEvent] {
+        &self.events
+    }
+
+    /// Appends a step record.
+    pub(crate) fn push_step(&mut self, record: StepRecord) {
+        self.steps.push(record);
+    }
+
+    /// Appends a guard event.
+    pub(crate) fn push_event(&mut self, event: GuardEvent) {
+        self.events.push(event);
     }
 
     /// Appends one epoch's logs. A series missing in this epoch (e.g. validation skipped)

@@ -1,6 +1,14 @@
 //! Sequential models for Keel: `compile`, `fit`, `evaluate`, `predict`, losses, metrics,
 //! [`History`], progress output, model and weights files, and safetensors export.
 //!
+//! Training stability is built into `fit`: every step's loss and gradient norms pass a
+//! [`Guard`] before the update is applied (a non-finite step is never applied; the
+//! [`Policy`] skips it, stops with an error naming the layer and op where the first
+//! non-finite value appeared, or rolls back to an in-memory snapshot), and [`Telemetry`]
+//! records gradient norms, the learning rate and the clip rate in the [`History`].
+//! `FitOptions::new().guard(Guard::recommended()).telemetry(Telemetry::Epochs)` switches
+//! everything on.
+//!
 //! ```
 //! use keel_layers::{Activation, Dense, Dropout, Flatten};
 //! use keel_optim::Adam;
@@ -22,6 +30,7 @@ mod error;
 mod evaluate;
 mod file;
 mod fit;
+mod guard;
 mod history;
 mod loss;
 mod metrics;
@@ -29,7 +38,9 @@ mod options;
 mod progress;
 mod scores;
 mod sequential;
+mod step;
 mod summary;
+mod telemetry;
 mod weights;
 
 pub use callbacks::{
@@ -41,10 +52,12 @@ pub use file::{
     FormatProblem, Misshaped, FORMAT_VERSION, MAGIC, SAFETENSORS_ARCHITECTURE_KEY,
     WEIGHTS_FORMAT_VERSION, WEIGHTS_MAGIC,
 };
-pub use history::History;
+pub use guard::{Guard, GuardAction, GuardEvent, Location, Pass, Policy, Rollback, Spike, Trigger};
+pub use history::{plot_grad_norms, History};
 pub use loss::{Loss, TargetKind};
 pub use metrics::{Average, ConfusionMatrix, Metric};
 pub use options::FitOptions;
 pub use progress::Verbosity;
 pub use scores::Scores;
 pub use sequential::Sequential;
+pub use telemetry::{StepAction, StepRecord, Telemetry};

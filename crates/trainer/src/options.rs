@@ -1,6 +1,6 @@
 //! The options of `fit`, as a builder with Keras's names and defaults.
 
-use crate::{Callback, Error, Result, Verbosity};
+use crate::{Callback, Error, Guard, Result, Telemetry, Verbosity};
 use keel_data::Dataset;
 use std::collections::BTreeMap;
 
@@ -55,6 +55,12 @@ pub struct FitOptions<'a> {
     pub steps_per_epoch: Option<usize>,
     /// The callbacks, called in order. Defaults to none.
     pub callbacks: Vec<Box<dyn Callback + 'a>>,
+    /// What happens to a step whose loss or gradients are non-finite or whose gradient norm
+    /// spikes. Defaults to [`Guard::new`]: stop at the first non-finite step.
+    pub guard: Guard,
+    /// Gradient norms, learning rate, clip rate and guard counts in the History and the
+    /// progress bar. Defaults to [`Telemetry::Off`].
+    pub telemetry: Telemetry,
 }
 
 impl std::fmt::Debug for FitOptions<'_> {
@@ -74,6 +80,8 @@ impl std::fmt::Debug for FitOptions<'_> {
             .field("validation_freq", &self.validation_freq)
             .field("steps_per_epoch", &self.steps_per_epoch)
             .field("callbacks", &self.callbacks.len())
+            .field("guard", &self.guard)
+            .field("telemetry", &self.telemetry)
             .finish()
     }
 }
@@ -95,6 +103,8 @@ impl Default for FitOptions<'_> {
             validation_freq: 1,
             steps_per_epoch: None,
             callbacks: Vec::new(),
+            guard: Guard::new(),
+            telemetry: Telemetry::Off,
         }
     }
 }
@@ -205,6 +215,25 @@ impl<'a> FitOptions<'a> {
         self
     }
 
+    /// Sets the [`Guard`]: what happens to non-finite steps and gradient-norm spikes.
+    /// `Guard::recommended()` switches everything on.
+    ///
+    /// ```
+    /// use keel_trainer::{FitOptions, Guard, Telemetry};
+    /// let options = FitOptions::new().guard(Guard::recommended()).telemetry(Telemetry::Epochs);
+    /// assert_eq!(options.guard, Guard::recommended());
+    /// ```
+    pub fn guard(mut self, guard: Guard) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    /// Sets what [`Telemetry`] `fit` records.
+    pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
     /// Checks every option's range.
     pub(crate) fn validate(&self) -> Result<Verbosity> {
         let invalid = |option, expected, found: String| {
@@ -250,6 +279,7 @@ impl<'a> FitOptions<'a> {
                 format!("weights for {} classes", classes.len()),
             );
         }
+        self.guard.validate()?;
         match self.verbose {
             0 => Ok(Verbosity::Silent),
             1 => Ok(Verbosity::ProgressBar),

@@ -18,9 +18,25 @@ pub enum Verbosity {
     OneLinePerEpoch,
 }
 
+/// One value as the bar shows it: counts as integers, very large or very small magnitudes
+/// (an exploding gradient norm) in scientific notation, the rest with 4 decimals as Keras.
+fn format_value(name: &str, v: f64) -> String {
+    let magnitude = v.abs();
+    if matches!(name, "skipped_steps" | "rollbacks") && v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else if v.is_finite() && (magnitude >= 1e5 || (magnitude < 1e-3 && magnitude > 0.0)) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// The logs as the bar and the epoch line show them; per-layer gradient norms
+/// (`grad_norm/…`) are left to the History.
 fn format_logs(logs: &[(String, f64)]) -> String {
     logs.iter()
-        .map(|(k, v)| format!("{k}: {v:.4}"))
+        .filter(|(k, _)| !k.starts_with("grad_norm/"))
+        .map(|(k, v)| format!("{k}: {}", format_value(k, *v)))
         .collect::<Vec<_>>()
         .join(" - ")
 }
@@ -78,6 +94,15 @@ impl EpochProgress {
         }
     }
 
+    /// Prints a line above the bar (or as is without one), unless silent.
+    pub(crate) fn println(&self, line: &str) {
+        match (&self.bar, self.verbosity) {
+            (_, Verbosity::Silent) => {}
+            (Some(bar), _) => bar.println(line),
+            (None, _) => println!("{line}"),
+        }
+    }
+
     /// Ends the epoch's display with its final logs and duration.
     pub(crate) fn finish(self, logs: &[(String, f64)], seconds: f64) {
         if let Some(bar) = &self.bar {
@@ -91,5 +116,25 @@ impl EpochProgress {
                 steps = self.steps
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_readable_whatever_their_size() {
+        let logs = [
+            ("loss".to_string(), 0.25),
+            ("grad_norm".to_string(), 7.29e26),
+            ("learning_rate".to_string(), 1e-4),
+            ("skipped_steps".to_string(), 3.0),
+            ("grad_norm/1.dense".to_string(), 2.0),
+        ];
+        assert_eq!(
+            format_logs(&logs),
+            "loss: 0.2500 - grad_norm: 7.290e26 - learning_rate: 1.000e-4 - skipped_steps: 3"
+        );
     }
 }

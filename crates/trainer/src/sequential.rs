@@ -144,6 +144,24 @@ impl Sequential {
         Ok(())
     }
 
+    /// The compiled optimizer (Keras's `model.optimizer`), or `None` before `compile`: its
+    /// step counter, learning rate and state.
+    ///
+    /// ```
+    /// use keel_layers::Dense;
+    /// use keel_optim::Sgd;
+    /// use keel_trainer::{Loss, Sequential};
+    /// # fn main() -> keel_trainer::Result<()> {
+    /// let mut model = Sequential::new([2]).add(Dense::new(1));
+    /// assert!(model.optimizer().is_none());
+    /// model.compile(Sgd::new(0.1), Loss::MeanSquaredError, &[])?;
+    /// assert_eq!(model.optimizer().map(|o| o.iterations()), Some(0));
+    /// # Ok(()) }
+    /// ```
+    pub fn optimizer(&self) -> Option<&Optimizer> {
+        self.compiled.as_ref().map(|c| &c.optimizer)
+    }
+
     /// The weight-initialisation seed.
     pub fn seed_value(&self) -> u64 {
         self.seed

@@ -48,6 +48,8 @@ fn dense(units: usize) -> LayerConfig {
         use_bias: true,
         kernel_initializer: Initializer::GlorotUniform,
         bias_initializer: Initializer::Zeros,
+        kernel_regularizer: None,
+        bias_regularizer: None,
     })
 }
 

@@ -39,6 +39,8 @@ fn layer() -> impl Strategy<Value = LayerConfig> {
                     use_bias,
                     kernel_initializer,
                     bias_initializer,
+                    kernel_regularizer: None,
+                    bias_regularizer: None,
                 })
             }
         ),

@@ -155,7 +155,7 @@ fn invalid_thresholds_are_errors() {
             format!(
                 "invalid {}: expected a finite number > 0, found {}",
                 clip.keras_name(),
-                clip.threshold()
+                clip.threshold().unwrap()
             )
         );
     }
@@ -173,4 +173,44 @@ fn sum_squares_matches_the_closed_form_for_any_layout() {
     let mut strided = tensor(&[4, 2], vec![1.0, 9.0, 2.0, 9.0, 3.0, 9.0, 4.0, 9.0]);
     strided.slice_collapse(ndarray::s![.., ..1]);
     assert_eq!(sum_squares(&strided), 1.0 + 4.0 + 9.0 + 16.0);
+}
+
+#[test]
+fn no_mode_turns_a_non_finite_norm_into_nan_or_zero_elsewhere() {
+    use crate::{Agc, AgcExclude, AutoClip, ZClip};
+    let modes: [Clip; 6] = [
+        Clip::Value(1.0),
+        Clip::Norm(1.0),
+        Clip::GlobalNorm(1.0),
+        Agc::new(0.01).exclude(AgcExclude::Nothing).into(),
+        AutoClip::new(10.0).into(),
+        ZClip::new().warmup_steps(1).max_grad_norm(1.0).into(),
+    ];
+    for clip in modes {
+        for bad in [f32::NAN, f32::INFINITY] {
+            let (stats, grads, pa, pb) = clip_step(Some(clip), &[bad, 0.5], &[3.0]);
+            let a = values(grads.param(&pa).unwrap());
+            let b = values(grads.param(&pb).unwrap());
+            assert!(a[1].is_finite() && a[1] != 0.0, "{clip}: {a:?}");
+            assert!(b[0].is_finite() && b[0] != 0.0, "{clip}: {b:?}");
+            assert!(
+                pb.value()[0].is_finite(),
+                "{clip}: the finite parameter stays finite"
+            );
+            assert!(!stats.grad_norm.is_finite());
+        }
+    }
+}
+
+mod agc;
+mod autoclip;
+mod zclip;
+
+/// One step of SGD with learning rate 0 on one parameter `w` (1-D) whose gradient is
+/// `[norm, 0]`, so its global norm is `norm`. Returns the stats and the clipped gradient.
+fn norm_step(opt: &mut Optimizer, norm: f32) -> (StepStats, Vec<f32>) {
+    let mut w = Param::new(tensor(&[2], vec![0.0; 2]));
+    let mut grads = grads_of(&[(&w, &[norm, 0.0])]);
+    let stats = opt.step([("w".to_string(), &mut w)], &mut grads).unwrap();
+    (stats, values(grads.param(&w).unwrap()))
 }

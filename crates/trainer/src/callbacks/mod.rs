@@ -171,10 +171,14 @@ pub trait Callback {
     }
 
     /// Called after training batch `batch` with the epoch's running means so far (Keras 3
-    /// batch logs). If the batch's loss was non-finite, its update was not applied and
-    /// `loss` holds that non-finite value: returning [`Control::Stop`] then ends `fit` with
-    /// `Ok` (see [`TerminateOnNaN`]); otherwise `fit` returns
-    /// [`Error::NonFiniteLoss`](crate::Error::NonFiniteLoss).
+    /// batch logs, plus the running [telemetry](crate::Telemetry) when it is on). If the
+    /// guard stops on the batch (its loss or gradients were non-finite, under
+    /// [`Policy::Stop`](crate::Policy::Stop), the default), its update was not applied and
+    /// `loss` (or `grad_norm`) holds that non-finite value: returning [`Control::Stop`] then
+    /// ends `fit` with `Ok` (see [`TerminateOnNaN`]); otherwise `fit` returns
+    /// [`Error::NonFiniteLoss`](crate::Error::NonFiniteLoss) (or
+    /// [`Error::NonFiniteGradient`](crate::Error::NonFiniteGradient)). Steps the guard skips
+    /// or rolls back also end with this call.
     ///
     /// # Errors
     /// Whatever the callback fails to do.

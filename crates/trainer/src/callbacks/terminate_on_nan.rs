@@ -3,11 +3,12 @@
 use super::{Callback, CallbackContext, Control, Logs};
 use crate::Result;
 
-/// Stops training at the first batch whose loss is NaN or infinite, as Keras's
-/// `keras.callbacks.TerminateOnNaN` (the name is Keras's).
+/// Stops training at the first batch whose loss (or gradient norm) is NaN or infinite, as
+/// Keras's `keras.callbacks.TerminateOnNaN` (the name is Keras's).
 ///
-/// Without it, `fit` treats a non-finite loss as an error: it returns
-/// [`Error::NonFiniteLoss`](crate::Error::NonFiniteLoss) and the History is lost. With it,
+/// Without it, `fit` (with the default [`Guard`](crate::Guard)) treats a non-finite loss or
+/// gradient as an error: it returns [`Error::NonFiniteLoss`](crate::Error::NonFiniteLoss) or
+/// [`Error::NonFiniteGradient`](crate::Error::NonFiniteGradient) and the History is lost. With it,
 /// `fit` returns `Ok` with the History of the epochs completed before (the interrupted epoch
 /// is not recorded). Either way the offending update is not applied, so the weights stay
 /// finite, and every callback's `on_train_end` runs (so
@@ -56,13 +57,14 @@ impl Callback for TerminateOnNaN {
         logs: &Logs,
         ctx: &mut CallbackContext<'_>,
     ) -> Result<Control> {
-        match logs.get("loss") {
-            Some(loss) if !loss.is_finite() => {
+        let nonfinite = |name| logs.get(name).is_some_and(|v: f64| !v.is_finite());
+        match nonfinite("loss") || nonfinite("grad_norm") {
+            true => {
                 println!("Batch {batch}: Invalid loss, terminating training");
                 self.terminated_at = Some((ctx.epoch(), batch));
                 Ok(Control::Stop)
             }
-            _ => Ok(Control::Continue),
+            false => Ok(Control::Continue),
         }
     }
 }

@@ -28,10 +28,11 @@ pub(crate) struct FileKind {
 }
 
 /// Architecture and weights ([`Sequential::save`](crate::Sequential::save)). Version 1 had
-/// no length or checksum; version 2 is this envelope.
+/// no length or checksum; version 2 is this envelope; version 3 adds the Dense
+/// regularizers to the layer configs.
 pub(crate) const MODEL: FileKind = FileKind {
     magic: *b"KEELMODL",
-    version: 2,
+    version: 3,
     name: "Keel model file",
 };
 
@@ -211,7 +212,7 @@ mod tests {
         assert!(matches!(
             open(MODEL, &version),
             Err(FormatProblem::Version {
-                expected: 2,
+                expected: 3,
                 found: 9
             })
         ));

@@ -1,0 +1,42 @@
+//! Norms, and clipping each tensor by its own L2 norm.
+
+use keel_autograd::Tensor;
+
+/// Added to a norm before dividing by it, as PyTorch's `clip_grad_norm_` does.
+pub(crate) const NORM_EPS: f64 = 1e-6;
+
+/// Scales `grad` by `max / (norm + 1e-6)` when `norm` is finite and above `max`.
+/// Returns the sum of squares after scaling, from the one before (`sum`, no extra pass), and
+/// whether `grad` was scaled.
+pub(crate) fn scale_down(grad: &mut Tensor, sum: f64, norm: f64, max: f64) -> (f64, bool) {
+    match super::global::factor(max, norm) {
+        Some(scale) => {
+            let s = scale as f32;
+            grad.mapv_inplace(|x| x * s);
+            (sum * scale * scale, true)
+        }
+        None => (sum, false),
+    }
+}
+
+/// The sum of squares of a tensor, accumulated in `f64`.
+///
+/// Eight independent accumulators let the compiler vectorize the loop (a single `f64`
+/// accumulator is one long dependency chain). The order of additions depends only on the
+/// data, so the result is deterministic. The sum of `f32` squares cannot overflow an `f64`,
+/// so it is finite exactly when every element is: the optimizer's finite check is free.
+pub(crate) fn sum_squares(t: &Tensor) -> f64 {
+    let square = |x: f32| f64::from(x) * f64::from(x);
+    let Some(data) = t.as_slice_memory_order() else {
+        return t.iter().map(|&x| square(x)).sum();
+    };
+    let mut lanes = [0.0f64; 8];
+    let chunks = data.chunks_exact(lanes.len());
+    let tail: f64 = chunks.remainder().iter().map(|&x| square(x)).sum();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += square(x);
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
+}

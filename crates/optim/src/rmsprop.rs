@@ -1,0 +1,218 @@
+//! RMSprop: divide the gradient by a moving root mean square, with optional momentum.
+
+use crate::base::base_builder;
+use crate::error::check_range;
+use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
+use keel_autograd::Tensor;
+use ndarray::Zip;
+use serde::{Deserialize, Serialize};
+
+/// RMSprop (Hinton, 2012, "Neural Networks for Machine Learning", lecture 6e; the centered
+/// variant from Graves, 2013, "Generating Sequences With Recurrent Neural Networks",
+/// arXiv:1308.0850), with Keras 3's formulas.
+///
+/// For each parameter `p` with gradient `g`, and slots `v`, `a`, `s` (zeros at first):
+///
+/// ```text
+/// v = rho * v + (1 - rho) * g²
+/// centered:  a = rho * a + (1 - rho) * g;   d = v - a² + epsilon
+/// otherwise: d = v + epsilon
+/// increment = lr * g / sqrt(d)
+/// momentum > 0:  s = momentum * s + increment;  p = p - s
+/// otherwise:     p = p - increment
+/// ```
+///
+/// This is Keras 3's `RMSprop.update_step`: `epsilon` is inside the square root. PyTorch's
+/// `torch.optim.RMSprop` adds it outside (`sqrt(v) + eps`) and uses `alpha` for `rho`.
+/// Slots, in order: `v`, then `s` with momentum, then `a` when centered.
+///
+/// Defaults (Keras): `learning_rate` given to [`new`](RMSprop::new) (Keras uses `1e-3`, as
+/// does [`Default`]), `rho = 0.9`, `momentum = 0`, `epsilon = 1e-7`, `centered = false`.
+/// `rho` and `momentum` must be in `[0, 1)`, `epsilon` finite and `> 0`; checked when the
+/// builder becomes an [`Optimizer`].
+///
+/// ```
+/// use keel_autograd::{tensor, Gradients, Param};
+/// use keel_optim::{Optimizer, RMSprop};
+/// # fn main() -> keel_optim::Result<()> {
+/// // Keras's docstring example: loss = w² / 2 from w = 10, one step at lr 0.1.
+/// let mut opt = Optimizer::try_from(RMSprop::new(0.1))?;
+/// let mut w = Param::new(tensor(&[1], vec![10.0]));
+/// let mut grads = Gradients::default();
+/// grads.insert(w.id(), tensor(&[1], vec![10.0]));
+/// opt.step([("w".to_string(), &mut w)], &mut grads)?;
+/// assert!((w.value()[0] - 9.683772).abs() < 1e-5);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RMSprop {
+    base: BaseConfig,
+    rho: f32,
+    momentum: f32,
+    epsilon: f32,
+    centered: bool,
+}
+
+impl RMSprop {
+    /// RMSprop with learning rate `learning_rate` (a number or a schedule) and Keras's other
+    /// defaults.
+    pub fn new(learning_rate: impl Into<LearningRate>) -> Self {
+        RMSprop {
+            base: BaseConfig::new(learning_rate),
+            rho: 0.9,
+            momentum: 0.0,
+            epsilon: 1e-7,
+            centered: false,
+        }
+    }
+
+    /// The discount factor of the moving average of `g²`. Defaults to `0.9`.
+    pub fn rho(mut self, rho: f32) -> Self {
+        self.rho = rho;
+        self
+    }
+
+    /// Plain (not Nesterov) momentum on the increments. Defaults to `0` (no momentum slot).
+    pub fn momentum(mut self, momentum: f32) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// The constant added under the square root. Defaults to `1e-7`.
+    pub fn epsilon(mut self, epsilon: f32) -> Self {
+        self.epsilon = epsilon;
+        self
+    }
+
+    /// Normalise by the estimated variance of the gradient rather than its second moment.
+    /// Defaults to `false`.
+    pub fn centered(mut self, centered: bool) -> Self {
+        self.centered = centered;
+        self
+    }
+
+    /// The learning rate of the first step (a schedule's rate at step 0).
+    pub fn learning_rate(&self) -> f32 {
+        self.base.learning_rate.at(0)
+    }
+}
+
+impl Default for RMSprop {
+    /// `RMSprop::new(1e-3)`, Keras's default.
+    fn default() -> Self {
+        RMSprop::new(1e-3)
+    }
+}
+
+base_builder!(RMSprop);
+
+impl TryFrom<RMSprop> for Optimizer {
+    type Error = Error;
+
+    /// Builds the optimizer after checking every hyper-parameter.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`] for `rho`, `momentum` or `epsilon` out of range, and
+    /// the errors of [`Optimizer::with_base`].
+    fn try_from(rmsprop: RMSprop) -> Result<Optimizer> {
+        let rule = RMSpropRule {
+            rho: rmsprop.rho,
+            momentum: rmsprop.momentum,
+            epsilon: rmsprop.epsilon,
+            centered: rmsprop.centered,
+        };
+        Optimizer::with_base(rule, rmsprop.base)
+    }
+}
+
+/// The moving averages and momentum; the learning rate comes from [`Optimizer`].
+#[derive(Debug, Clone, Copy)]
+struct RMSpropRule {
+    rho: f32,
+    momentum: f32,
+    epsilon: f32,
+    centered: bool,
+}
+
+impl UpdateRule for RMSpropRule {
+    fn name(&self) -> &'static str {
+        "rmsprop"
+    }
+
+    fn hyper_parameters(&self) -> Vec<(&'static str, HyperValue)> {
+        vec![
+            ("rho", HyperValue::Float(self.rho)),
+            ("momentum", HyperValue::Float(self.momentum)),
+            ("epsilon", HyperValue::Float(self.epsilon)),
+            ("centered", HyperValue::Bool(self.centered)),
+        ]
+    }
+
+    fn validate(&self) -> Result<()> {
+        let unit = (0.0, 1.0, false);
+        check_range("rmsprop", "rho", self.rho, unit, "a number in [0, 1)")?;
+        check_range(
+            "rmsprop",
+            "momentum",
+            self.momentum,
+            unit,
+            "a number in [0, 1)",
+        )?;
+        let eps = self.epsilon;
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(Error::InvalidHyperParameter {
+                rule: "rmsprop",
+                name: "epsilon",
+                expected: "a finite number > 0",
+                found: eps,
+            });
+        }
+        Ok(())
+    }
+
+    fn update(&self, lr: f32, _t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
+        let (rho, mu, eps) = (self.rho, self.momentum, self.epsilon);
+        let velocity = move |v: &mut f32, g: f32| *v = rho * *v + (1.0 - rho) * g * g;
+        let average = move |a: &mut f32, g: f32| *a = rho * *a + (1.0 - rho) * g;
+        let increment = move |g: f32, d: f32| lr * g / d.sqrt();
+        match (mu > 0.0, self.centered) {
+            (false, false) => {
+                let [v] = slots.zeros_like::<1>(param);
+                for_each!(Zip::from(param).and(grad).and(v), |p, &g, v| {
+                    velocity(v, g);
+                    *p -= increment(g, *v + eps);
+                });
+            }
+            (true, false) => {
+                let [v, s] = slots.zeros_like::<2>(param);
+                for_each!(Zip::from(param).and(grad).and(v).and(s), |p, &g, v, s| {
+                    velocity(v, g);
+                    *s = mu * *s + increment(g, *v + eps);
+                    *p -= *s;
+                });
+            }
+            (false, true) => {
+                let [v, a] = slots.zeros_like::<2>(param);
+                for_each!(Zip::from(param).and(grad).and(v).and(a), |p, &g, v, a| {
+                    velocity(v, g);
+                    average(a, g);
+                    *p -= increment(g, *v - *a * *a + eps);
+                });
+            }
+            (true, true) => {
+                let [v, s, a] = slots.zeros_like::<3>(param);
+                let zip = Zip::from(param).and(grad).and(v).and(s).and(a);
+                for_each!(zip, |p, &g, v, s, a| {
+                    velocity(v, g);
+                    average(a, g);
+                    *s = mu * *s + increment(g, *v - *a * *a + eps);
+                    *p -= *s;
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

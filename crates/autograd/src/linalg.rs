@@ -1,12 +1,13 @@
 //! Matrix products on every core: one safe wrapper over the `gemm` crate.
 //!
-//! `gemm` picks AVX-512/AVX2/FMA kernels at run time and splits large products over
-//! rayon's threads. It reads operands through strides, so transposed views (`a.t()`) are
-//! multiplied without a copy. Threads split the output into blocks; each element's
-//! reduction over `k` runs in the same order whatever the thread count, so results are
-//! bit-identical with 1 or 2 threads (tested below and in the trainer).
+//! `gemm` picks AVX-512/AVX2/FMA kernels at run time and reads operands through strides,
+//! so transposed views (`a.t()`) are multiplied without a copy. A large product is cut
+//! into two column halves computed by single-threaded calls under `rayon::join`: one
+//! hand-off per product (gemm's own threading handed off per block and scaled poorly on
+//! two cores). The cut depends only on the shapes, so every element is summed in the same
+//! order with 1 or 2 threads: results are bit-identical (tested below and in the trainer).
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use std::cell::Cell;
 
 thread_local! {
@@ -23,6 +24,8 @@ pub fn inside_gemm() -> bool {
 /// Products with fewer multiply-adds than this run on the calling thread: below it,
 /// waking a second thread costs more than it saves.
 const PARALLEL_MIN_MACS: usize = 1 << 22;
+/// Column splits land on multiples of the widest SIMD register (16 `f32`).
+const SPLIT_ALIGN: usize = 16;
 
 /// `out = a @ b`, or `out += a @ b` when `accumulate` is true.
 ///
@@ -60,22 +63,41 @@ pub fn matmul_into(
         }
         return;
     }
-    let parallelism = if m * n * k >= PARALLEL_MIN_MACS && rayon::current_num_threads() > 1 {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    if m * n * k >= PARALLEL_MIN_MACS && n >= 2 * SPLIT_ALIGN {
+        // Two column halves, one per core. The split depends only on the shape, never on
+        // the thread count, so 1 and 2 threads sum every element in the same order.
+        let mid = (n / 2).next_multiple_of(SPLIT_ALIGN);
+        let (b_left, b_right) = b.split_at(Axis(1), mid);
+        let (out_left, out_right) = out.split_at(Axis(1), mid);
+        rayon::join(
+            || gemm_serial(a, b_left, out_left, accumulate),
+            || gemm_serial(a, b_right, out_right, accumulate),
+        );
     } else {
-        gemm::Parallelism::None
-    };
+        gemm_serial(a, b, out, accumulate);
+    }
+}
+
+/// One single-threaded `gemm` call: `out (+)= a @ b`, shapes already checked.
+fn gemm_serial(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    mut out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
     let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
     let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
     let (o_rs, o_cs) = (out.strides()[0], out.strides()[1]);
     // SAFETY: `gemm::gemm` reads `m×k` elements of `a` at `a_ptr + i*a_rs + p*a_cs`, `k×n`
     // of `b` likewise, and reads/writes `m×n` of `out`. Each pointer and its strides come
-    // from a live ndarray view of exactly the asserted shape, so every address touched lies
-    // inside that view's allocation (ndarray guarantees this for any valid view, including
-    // negative or zero strides). `out` is a unique (`&mut`) view, so it cannot alias `a` or
-    // `b`, which are shared borrows held for the whole call. `T = f32` is a type `gemm`
-    // supports, so it does not panic on the type. The call is synchronous: the borrows
-    // outlive every thread it starts.
+    // from a live ndarray view of exactly these shapes (`matmul_into` asserted they chain),
+    // so every address touched lies inside that view's allocation (ndarray guarantees this
+    // for any valid view, including negative or zero strides). `out` is a unique (`&mut`)
+    // view, so it cannot alias `a` or `b`, which are shared borrows held for the whole call;
+    // the two halves of a split are disjoint views from `split_at`. `T = f32` is a type
+    // `gemm` supports, so it does not panic on the type. `Parallelism::None` runs the call
+    // on this thread only.
     INSIDE_GEMM.with(|f| f.set(true));
     unsafe {
         gemm::gemm(
@@ -97,7 +119,7 @@ pub fn matmul_into(
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::None,
         );
     }
     INSIDE_GEMM.with(|f| f.set(false));

@@ -8,6 +8,8 @@
 //! cargo run --release --example mnist                  # about 0.96 test accuracy
 //! cargo run --release --example mnist -- --epochs 2 --save mnist.keel
 //! cargo run --release --example mnist -- --epochs 3 --plot training.svg --confusion-matrix
+//! cargo run --release --example mnist -- --epochs 2 --checkpoint state.keel
+//! cargo run --release --example mnist -- --epochs 3 --resume state.keel  # runs epoch 3 only
 //! ```
 
 use clap::Parser;
@@ -41,10 +43,27 @@ struct Args {
     /// Print the confusion matrix and per-class precision, recall and F1 on the test set.
     #[arg(long)]
     confusion_matrix: bool,
+    /// Write the full training state (weights, optimizer, RNG, History, ...) to this file at
+    /// the end of every epoch.
+    #[arg(long, value_name = "PATH")]
+    checkpoint: Option<std::path::PathBuf>,
+    /// Continue the run saved with --checkpoint; the epochs already done are not repeated.
+    #[arg(long, value_name = "PATH")]
+    resume: Option<std::path::PathBuf>,
 }
 
-fn main() -> keel::Result<()> {
-    let args = Args::parse();
+fn main() {
+    // A user error (such as a truncated file given to --resume) ends with its message and
+    // exit code 1, not a panic or a Debug dump.
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> keel::Result<()> {
+    // Read the checkpoint first, so a bad file is reported before anything else is done.
+    let resume = args.resume.as_ref().map(TrainingState::load).transpose()?;
     let mnist = keel::data::mnist::load_default()?;
     let mut model = Sequential::new([28, 28])
         .add(Flatten::new())
@@ -59,12 +78,19 @@ fn main() -> keel::Result<()> {
     )?;
     model.summary();
 
-    let options = FitOptions::new()
+    let mut options = FitOptions::new()
         .epochs(args.epochs)
         .batch_size(args.batch_size)
         .validation_split(0.1)
         .seed(args.seed)
         .verbose(if args.quiet { 2 } else { 1 });
+    if let Some(path) = &args.checkpoint {
+        options = options.checkpoint(path);
+    }
+    if let Some(state) = resume {
+        println!("Resuming at epoch {} of {}", state.epoch() + 1, args.epochs);
+        options = options.resume(state);
+    }
     let history = model.fit(&mnist.train, options)?;
 
     let mut seconds = history.epoch_seconds().to_vec();

@@ -57,6 +57,7 @@ pub mod prelude {
     pub use keel_trainer::{
         Average, ConfusionMatrix, FitOptions, History, Loss, Metric, Scores, Sequential,
     };
+    pub use keel_trainer::{BackupAndRestore, SaveFreq, TrainingState};
     pub use keel_trainer::{
         CSVLogger, Callback, CallbackContext, Control, EarlyStopping, LambdaCallback,
         LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau,

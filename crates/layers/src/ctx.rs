@@ -1,6 +1,6 @@
 //! What a forward pass needs besides its input: the mode and a random source.
 
-use rand::rngs::StdRng;
+use rand::RngCore;
 
 /// Whether a forward pass trains (dropout active) or evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,15 +12,23 @@ pub enum Mode {
 }
 
 /// The context of one forward pass.
-#[derive(Debug)]
 pub struct Ctx<'r> {
     mode: Mode,
-    rng: &'r mut StdRng,
+    rng: &'r mut dyn RngCore,
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'r> Ctx<'r> {
-    /// A context in `mode` that draws randomness from `rng`.
-    pub fn new(mode: Mode, rng: &'r mut StdRng) -> Self {
+    /// A context in `mode` that draws randomness from `rng` (any generator: `fit` passes
+    /// its serializable ChaCha12 generator, tests often a `StdRng`).
+    pub fn new(mode: Mode, rng: &'r mut dyn RngCore) -> Self {
         Ctx { mode, rng }
     }
 
@@ -30,7 +38,7 @@ impl<'r> Ctx<'r> {
     }
 
     /// The random source for stochastic layers.
-    pub fn rng(&mut self) -> &mut StdRng {
+    pub fn rng(&mut self) -> &mut dyn RngCore {
         self.rng
     }
 }

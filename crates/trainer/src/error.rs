@@ -209,6 +209,18 @@ pub enum Error {
         /// What is wrong, saying what was expected and what was found.
         problem: String,
     },
+    /// A training-state checkpoint does not fit the model, compile settings, data, options
+    /// or callbacks of the `fit` that resumes from it (Keras's `BackupAndRestore` also needs
+    /// the same script).
+    #[error("the checkpoint does not fit this run: {what}: expected {expected}, found {found}")]
+    CheckpointMismatch {
+        /// What differs ("the batch size", "the callbacks", ...).
+        what: &'static str,
+        /// What this run has.
+        expected: String,
+        /// What the checkpoint holds.
+        found: String,
+    },
 }
 
 /// The result type of this crate.

@@ -2,20 +2,27 @@
 
 mod incident;
 mod logs;
+mod resume;
 
 use crate::callbacks::{CallbackList, FitInfo};
+use crate::file::{EpochState, FitShape};
 use crate::guard::GuardRun;
 use crate::metrics::MetricTracker;
 use crate::progress::EpochProgress;
 use crate::telemetry::{EpochTelemetry, StepAction};
 use crate::weights::training_weights;
 use crate::{
-    CallbackContext, Control, Error, FitOptions, History, Logs, Result, Sequential, Verbosity,
+    BackupAndRestore, CallbackContext, Control, Error, FitOptions, History, Logs, Result,
+    Sequential, TrainingState, Verbosity,
 };
 use keel_data::{batch_ranges, shuffled_indices, Dataset};
-use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::time::Instant;
+
+/// The generator behind shuffling and dropout in `fit`: ChaCha12, the algorithm of rand's
+/// `StdRng` (so the same seed gives the same stream), but serializable for checkpoints
+/// (ADR 0006).
+pub(crate) type FitRng = rand_chacha::ChaCha12Rng;
 
 impl Sequential {
     /// Trains the model, as Keras's `model.fit`, and returns the per-epoch [`History`].
@@ -84,9 +91,34 @@ impl Sequential {
             epochs: options.epochs,
             steps,
         };
+        let shape = FitShape {
+            train_samples: train.len(),
+            batch_size: options.batch_size,
+            steps,
+            shuffle: options.shuffle,
+        };
+        let backup = options.backup.clone();
+        let mut resume = options.resume.take();
+        if let Some(b) = backup.as_ref().filter(|b| b.restores() && resume.is_none()) {
+            if b.path().exists() {
+                resume = Some(TrainingState::load(b.path())?);
+            }
+        }
+        if let Some(state) = &resume {
+            resume::check_shape(state, &shape)?;
+            state.apply_to(self)?;
+            if state.epoch() >= options.epochs {
+                return Ok(state.history().clone());
+            }
+        }
+        let rng = FitRng::seed_from_u64(options.seed);
         let mut run = Run {
             guard: GuardRun::new(&options.guard, self),
-            rng: StdRng::seed_from_u64(options.seed),
+            epoch_rng: rng.clone(),
+            rng,
+            backup,
+            resume,
+            shape,
             options,
             verbosity,
             train,
@@ -101,7 +133,19 @@ impl Sequential {
         };
         let result = run.train(self);
         let restored = run.guard.finish(self);
-        result.and_then(|history| restored.map(|()| history))
+        let history = result.and_then(|history| restored.map(|()| history))?;
+        if let Some(b) = run.backup.as_ref().filter(|b| b.deletes_checkpoint()) {
+            match std::fs::remove_file(b.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::Io {
+                        path: b.path().to_path_buf(),
+                        source: e,
+                    })
+                }
+                _ => {}
+            }
+        }
+        Ok(history)
     }
 }
 
@@ -114,7 +158,13 @@ pub(crate) struct Run<'a> {
     weights: Option<Vec<f32>>,
     callbacks: CallbackList<'a>,
     info: FitInfo,
-    rng: StdRng,
+    rng: FitRng,
+    /// The RNG as the current epoch began (a checkpoint inside the epoch stores it).
+    epoch_rng: FitRng,
+    backup: Option<BackupAndRestore>,
+    /// The checkpoint to go on from, until `train` takes it.
+    resume: Option<TrainingState>,
+    shape: FitShape,
     means: MetricTracker,
     telemetry: EpochTelemetry,
     guard: GuardRun,
@@ -136,11 +186,18 @@ impl Run<'_> {
     }
 
     fn train(&mut self, model: &mut Sequential) -> Result<History> {
-        let first = self.options.initial_epoch;
+        let resume = self.resume.take();
+        let first = resume
+            .as_ref()
+            .map_or(self.options.initial_epoch, TrainingState::epoch);
         let mut stop = self
             .callbacks
             .train_begin(&mut Self::ctx(&self.info, model, first))?
             == Control::Stop;
+        let mut inside = match resume {
+            Some(state) => self.restore(model, state)?,
+            None => None,
+        };
         for epoch in first..self.options.epochs {
             if stop
                 || self
@@ -150,7 +207,7 @@ impl Run<'_> {
             {
                 break;
             }
-            match self.epoch(model, epoch)? {
+            match self.epoch(model, epoch, inside.take())? {
                 EpochEnd::Completed(s) => stop = s,
                 EpochEnd::Ended(result) => return result,
             }
@@ -161,23 +218,42 @@ impl Run<'_> {
         Ok(std::mem::take(&mut self.history))
     }
 
-    fn epoch(&mut self, model: &mut Sequential, epoch: usize) -> Result<EpochEnd> {
+    fn epoch(
+        &mut self,
+        model: &mut Sequential,
+        epoch: usize,
+        resume: Option<(usize, EpochState)>,
+    ) -> Result<EpochEnd> {
         let start = Instant::now();
-        let order: Vec<usize> = if self.options.shuffle {
-            shuffled_indices(self.train.len(), &mut self.rng)
-        } else {
-            (0..self.train.len()).collect()
+        let resumed = resume.is_some();
+        let first_batch = match resume {
+            Some((batch, state)) => {
+                self.epoch_rng = state.rng_at_start;
+                self.telemetry = state.telemetry;
+                batch
+            }
+            None => {
+                self.epoch_rng.clone_from(&self.rng);
+                0
+            }
+        };
+        let order: Vec<usize> = match (self.options.shuffle, resumed) {
+            (true, false) => shuffled_indices(self.train.len(), &mut self.rng),
+            (true, true) => shuffled_indices(self.train.len(), &mut self.epoch_rng.clone()),
+            (false, _) => (0..self.train.len()).collect(),
         };
         let ranges: Vec<_> = batch_ranges(self.train.len(), self.options.batch_size)?
             .take(self.info.steps)
             .collect();
         let progress =
             EpochProgress::start(self.verbosity, epoch, self.options.epochs, ranges.len());
-        self.means.reset();
-        self.telemetry.reset();
-        self.guard.begin_epoch(model, &self.rng, &self.means)?;
+        if !resumed {
+            self.means.reset();
+            self.telemetry.reset();
+            self.guard.begin_epoch(model, &self.rng, &self.means)?;
+        }
         let mut stop = false;
-        let mut b = 0;
+        let mut b = first_batch;
         while b < ranges.len() {
             if self.guard.is_poisoned(b) {
                 self.telemetry.skipped();
@@ -241,6 +317,7 @@ impl Run<'_> {
                     break;
                 }
             }
+            self.after_step(model, epoch * self.info.steps + b + 1, epoch, next)?;
             b = next;
         }
         let mut logs = Logs::from(self.means.logs(""));
@@ -261,6 +338,7 @@ impl Run<'_> {
         progress.finish(logs.as_slice(), seconds);
         self.history.push(epoch, logs.as_slice(), seconds);
         self.last_logs = logs;
+        self.after_epoch(model, epoch)?;
         Ok(EpochEnd::Completed(stop))
     }
 }

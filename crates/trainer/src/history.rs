@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 ///
 /// Equality compares the epochs, the series, the events and the step records, not the
 /// wall-clock epoch times.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct History {
     epochs: Vec<usize>,
     series: BTreeMap<String, Vec<f64>>,

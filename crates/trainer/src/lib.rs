@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backup;
 mod batching;
 mod callbacks;
 mod error;
@@ -43,14 +44,15 @@ mod summary;
 mod telemetry;
 mod weights;
 
+pub use backup::{BackupAndRestore, SaveFreq};
 pub use callbacks::{
     CSVLogger, Callback, CallbackContext, Control, EarlyStopping, LambdaCallback,
     LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau, TerminateOnNaN,
 };
 pub use error::{Error, Result};
 pub use file::{
-    FormatProblem, Misshaped, FORMAT_VERSION, MAGIC, SAFETENSORS_ARCHITECTURE_KEY,
-    WEIGHTS_FORMAT_VERSION, WEIGHTS_MAGIC,
+    FormatProblem, Misshaped, TrainingState, CHECKPOINT_FORMAT_VERSION, CHECKPOINT_MAGIC,
+    FORMAT_VERSION, MAGIC, SAFETENSORS_ARCHITECTURE_KEY, WEIGHTS_FORMAT_VERSION, WEIGHTS_MAGIC,
 };
 pub use guard::{Guard, GuardAction, GuardEvent, Location, Pass, Policy, Rollback, Spike, Trigger};
 pub use history::{plot_grad_norms, History};

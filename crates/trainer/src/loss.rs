@@ -140,7 +140,7 @@ impl Loss {
 }
 
 /// What a loss needs to know of a dataset's targets to check them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TargetKind {
     /// Integer class labels, with the largest one (`None` when there are none).
     Classes {

@@ -1,6 +1,8 @@
 //! The options of `fit`, as a builder with Keras's names and defaults.
 
-use crate::{Callback, Error, Guard, Result, Telemetry, Verbosity};
+use crate::{
+    BackupAndRestore, Callback, Error, Guard, Result, Telemetry, TrainingState, Verbosity,
+};
 use keel_data::Dataset;
 use std::collections::BTreeMap;
 
@@ -61,6 +63,11 @@ pub struct FitOptions<'a> {
     /// Gradient norms, learning rate, clip rate and guard counts in the History and the
     /// progress bar. Defaults to [`Telemetry::Off`].
     pub telemetry: Telemetry,
+    /// Writes full training-state checkpoints and resumes from them. Defaults to none.
+    pub backup: Option<BackupAndRestore>,
+    /// A checkpoint to continue from (takes precedence over `initial_epoch` and over a
+    /// backup's file). Defaults to none.
+    pub resume: Option<TrainingState>,
 }
 
 impl std::fmt::Debug for FitOptions<'_> {
@@ -82,6 +89,11 @@ impl std::fmt::Debug for FitOptions<'_> {
             .field("callbacks", &self.callbacks.len())
             .field("guard", &self.guard)
             .field("telemetry", &self.telemetry)
+            .field("backup", &self.backup)
+            .field(
+                "resume",
+                &self.resume.as_ref().map(|s| (s.epoch(), s.batch())),
+            )
             .finish()
     }
 }
@@ -105,6 +117,8 @@ impl Default for FitOptions<'_> {
             callbacks: Vec::new(),
             guard: Guard::new(),
             telemetry: Telemetry::Off,
+            backup: None,
+            resume: None,
         }
     }
 }
@@ -234,6 +248,32 @@ impl<'a> FitOptions<'a> {
         self
     }
 
+    /// Backs up the whole training state while training and resumes from the backup when
+    /// the same `fit` starts again (see [`BackupAndRestore`]).
+    pub fn backup_and_restore(mut self, backup: BackupAndRestore) -> Self {
+        self.backup = Some(backup);
+        self
+    }
+
+    /// Writes the whole training state to `path` at the end of every epoch, atomically, and
+    /// keeps it (never resumes from it by itself: see [`resume`](FitOptions::resume)).
+    pub fn checkpoint(self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.backup_and_restore(
+            BackupAndRestore::at_path(path)
+                .delete_checkpoint(false)
+                .restore(false),
+        )
+    }
+
+    /// Continues the run `state` was taken from (see [`TrainingState`]): its weights,
+    /// optimizer state, History, callback states, RNG and position; epochs up to `epochs`
+    /// run. The model must be built and compiled as that run's was, and `fit` given the same
+    /// data and options; what differs is an [`Error::CheckpointMismatch`].
+    pub fn resume(mut self, state: TrainingState) -> Self {
+        self.resume = Some(state);
+        self
+    }
+
     /// Checks every option's range.
     pub(crate) fn validate(&self) -> Result<Verbosity> {
         let invalid = |option, expected, found: String| {
@@ -268,6 +308,11 @@ impl<'a> FitOptions<'a> {
         }
         if self.validation_freq == 0 {
             return invalid("validation_freq", "at least 1", "0".into());
+        }
+        if let Some(b) = &self.backup {
+            if b.frequency() == crate::SaveFreq::Steps(0) {
+                return invalid("save_freq", "at least 1 step", "0".into());
+            }
         }
         if self.steps_per_epoch == Some(0) {
             return invalid("steps_per_epoch", "at least 1", "0".into());

@@ -1,6 +1,7 @@
 //! One training step: forward, loss (with regularization), backward, and the optimizer's
 //! guarded update.
 
+use crate::fit::FitRng;
 use crate::guard::{GuardRun, Trigger};
 use crate::metrics::MetricTracker;
 use crate::sequential::params_of;
@@ -10,7 +11,6 @@ use keel_autograd::{tensor, Tape, Var};
 use keel_data::Batch;
 use keel_layers::{Ctx, Mode};
 use keel_optim::{Decision, StepStats};
-use rand::rngs::StdRng;
 
 /// What one training step did.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ impl Sequential {
         &mut self,
         batch: Batch,
         weights: Option<Vec<f32>>,
-        rng: &mut StdRng,
+        rng: &mut FitRng,
         metrics: &mut MetricTracker,
         guard: &mut GuardRun,
         telemetry: &mut EpochTelemetry,

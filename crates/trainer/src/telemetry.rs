@@ -31,7 +31,7 @@ use keel_optim::{GradientReport, StepStats};
 /// let options = FitOptions::new().telemetry(Telemetry::Steps);
 /// assert_eq!(options.telemetry, Telemetry::Steps);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Telemetry {
     /// Only the loss and the compiled metrics (Keras's History). The default.
     #[default]
@@ -43,7 +43,7 @@ pub enum Telemetry {
 }
 
 /// What happened to one training step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StepAction {
     /// The update was applied.
     Applied,
@@ -56,7 +56,7 @@ pub enum StepAction {
 }
 
 /// One training step, as recorded with [`Telemetry::Steps`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepRecord {
     /// The epoch (0-based).
     pub epoch: usize,
@@ -75,7 +75,7 @@ pub struct StepRecord {
 }
 
 /// The sums behind one epoch's telemetry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct EpochTelemetry {
     mode: Telemetry,
     /// `grad_norm/{i}.{kind}` of each layer with parameters.
@@ -126,6 +126,19 @@ impl EpochTelemetry {
             layer_sums: vec![0.0; layers],
             layer_counts: vec![0; layers],
         }
+    }
+
+    /// The mode and layers, to check that telemetry read from a checkpoint fits this run.
+    pub(crate) fn layout(&self) -> String {
+        let lens = [
+            self.squares.len(),
+            self.layer_sums.len(),
+            self.layer_counts.len(),
+        ];
+        format!(
+            "{:?} {:?} {:?} {lens:?}",
+            self.mode, self.layer_names, self.param_slot
+        )
     }
 
     /// Whether anything is recorded.

@@ -7,6 +7,17 @@ use keel_autograd::Tensor;
 
 const NAME: &str = "early_stopping";
 
+/// The state a checkpoint stores (the best value as bits, so infinities survive JSON).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    wait: usize,
+    stopped_epoch: Option<usize>,
+    best: u64,
+    best_epoch: Option<usize>,
+    #[allow(clippy::type_complexity)]
+    best_weights: Option<Vec<(String, Vec<usize>, Vec<f32>)>>,
+}
+
 /// Stops training when `monitor` has not improved for `patience` epochs, as Keras 3's
 /// `keras.callbacks.EarlyStopping`, with its argument names, defaults and rules:
 ///
@@ -214,6 +225,53 @@ impl Callback for EarlyStopping {
             return Ok(Control::Stop);
         }
         Ok(Control::Continue)
+    }
+
+    fn state(&self) -> Option<serde_json::Value> {
+        let weights = self.best_weights.as_ref().map(|w| {
+            w.iter()
+                .map(|(name, t)| {
+                    (
+                        name.clone(),
+                        t.shape().to_vec(),
+                        t.iter().copied().collect(),
+                    )
+                })
+                .collect()
+        });
+        let state = Saved {
+            wait: self.wait,
+            stopped_epoch: self.stopped_epoch,
+            best: self.best.to_bits(),
+            best_epoch: self.best_epoch,
+            best_weights: weights,
+        };
+        serde_json::to_value(state).ok()
+    }
+
+    fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
+        let saved: Saved = super::state::parse(NAME, state)?;
+        let mut weights = None;
+        if let Some(list) = saved.best_weights {
+            let mut out = Vec::with_capacity(list.len());
+            for (name, shape, data) in list {
+                let t = Tensor::from_shape_vec(shape, data).map_err(|e| {
+                    crate::Error::CheckpointMismatch {
+                        what: "early_stopping's best weights",
+                        expected: format!("values that fill the shape of {name}"),
+                        found: e.to_string(),
+                    }
+                })?;
+                out.push((name, t));
+            }
+            weights = Some(out);
+        }
+        self.wait = saved.wait;
+        self.stopped_epoch = saved.stopped_epoch;
+        self.best = f64::from_bits(saved.best);
+        self.best_epoch = saved.best_epoch;
+        self.best_weights = weights;
+        Ok(())
     }
 
     fn on_train_end(&mut self, _logs: &Logs, ctx: &mut CallbackContext<'_>) -> Result<()> {

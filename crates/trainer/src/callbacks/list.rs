@@ -34,6 +34,48 @@ impl<'a> CallbackList<'a> {
         self.callbacks.iter().flat_map(|c| c.logs_added()).collect()
     }
 
+    /// Every callback's state, as JSON text, by position.
+    pub(crate) fn states(&self) -> Vec<Option<String>> {
+        self.callbacks
+            .iter()
+            .map(|c| c.state().map(|v| v.to_string()))
+            .collect()
+    }
+
+    /// Puts back the states [`states`](Self::states) returned, by position.
+    ///
+    /// # Errors
+    /// Another number of callbacks, a callback that has state where the checkpoint has none
+    /// (or the other way round), or a state the callback refuses.
+    pub(crate) fn load_states(&mut self, states: Vec<Option<String>>) -> Result<()> {
+        let shape = |s: &mut dyn Iterator<Item = bool>| {
+            s.map(|has| if has { "stateful" } else { "stateless" })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let ours = shape(&mut self.callbacks.iter().map(|c| c.state().is_some()));
+        let theirs = shape(&mut states.iter().map(Option::is_some));
+        if ours != theirs {
+            return Err(crate::Error::CheckpointMismatch {
+                what: "the callbacks",
+                expected: format!("[{ours}]"),
+                found: format!("[{theirs}]"),
+            });
+        }
+        for (callback, state) in self.callbacks.iter_mut().zip(states) {
+            if let Some(text) = state {
+                let value =
+                    serde_json::from_str(&text).map_err(|e| crate::Error::CheckpointMismatch {
+                        what: "a callback state",
+                        expected: "JSON".into(),
+                        found: e.to_string(),
+                    })?;
+                callback.load_state(value)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> Result<Control> {
         combine(self.callbacks.iter_mut().map(|c| c.on_train_begin(ctx)))
     }

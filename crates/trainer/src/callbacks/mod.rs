@@ -41,6 +41,7 @@ mod model_checkpoint;
 mod monitor;
 mod reduce_lr;
 mod scheduler;
+mod state;
 mod terminate_on_nan;
 
 pub use context::CallbackContext;
@@ -198,6 +199,22 @@ pub trait Callback {
     fn logs_added(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// What this callback carries from epoch to epoch (such as `EarlyStopping`'s best value
+    /// and `wait`), for training-state checkpoints. Defaults to `None`: no state.
+    fn state(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Puts back a [`state`](Callback::state) when `fit` resumes from a checkpoint; called
+    /// after [`on_train_begin`](Callback::on_train_begin). Defaults to ignoring it.
+    ///
+    /// # Errors
+    /// A state that does not fit this callback.
+    fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
+        let _ = state;
+        Ok(())
+    }
 }
 
 /// A borrowed callback is a callback, so its state can be read after `fit`
@@ -238,6 +255,12 @@ impl<C: Callback + ?Sized> Callback for &mut C {
     fn logs_added(&self) -> Vec<String> {
         (**self).logs_added()
     }
+    fn state(&self) -> Option<serde_json::Value> {
+        (**self).state()
+    }
+    fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
+        (**self).load_state(state)
+    }
 }
 
 /// A boxed callback is a callback, so `FitOptions::callback` also takes a `Box<dyn Callback>`.
@@ -276,5 +299,11 @@ impl<C: Callback + ?Sized> Callback for Box<C> {
     }
     fn logs_added(&self) -> Vec<String> {
         (**self).logs_added()
+    }
+    fn state(&self) -> Option<serde_json::Value> {
+        (**self).state()
+    }
+    fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
+        (**self).load_state(state)
     }
 }

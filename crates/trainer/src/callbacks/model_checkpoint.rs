@@ -164,6 +164,18 @@ impl ModelCheckpoint {
 }
 
 impl Callback for ModelCheckpoint {
+    fn state(&self) -> Option<serde_json::Value> {
+        // The best value as bits, so that an infinity survives JSON.
+        Some(serde_json::json!([self.best.to_bits(), self.saved]))
+    }
+
+    fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
+        let (best, saved): (u64, Vec<PathBuf>) = super::state::parse(NAME, state)?;
+        self.best = f64::from_bits(best);
+        self.saved = saved;
+        Ok(())
+    }
+
     fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> Result<Control> {
         let pattern = self.parse()?;
         let known = ctx.metric_names();

@@ -156,6 +156,23 @@ impl ReduceLROnPlateau {
 }
 
 impl Callback for ReduceLROnPlateau {
+    fn state(&self) -> Option<serde_json::Value> {
+        // The best value as bits, so that an infinity survives JSON.
+        Some(serde_json::json!([
+            self.best.to_bits(),
+            self.wait,
+            self.cooldown_counter
+        ]))
+    }
+
+    fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
+        let (best, wait, cooldown): (u64, usize, usize) = super::state::parse(NAME, state)?;
+        self.best = f64::from_bits(best);
+        self.wait = wait;
+        self.cooldown_counter = cooldown;
+        Ok(())
+    }
+
     fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> Result<Control> {
         self.validate()?;
         check_monitor(NAME, &self.monitor, ctx)?;

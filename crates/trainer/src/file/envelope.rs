@@ -43,15 +43,19 @@ pub(crate) const WEIGHTS: FileKind = FileKind {
     name: "Keel weights file",
 };
 
-/// The magic tag reserved for full training-state checkpoints (model, optimizer, callback
-/// and RNG state), so that loading one as a model already names it.
-pub(crate) const CHECKPOINT_MAGIC: [u8; 8] = *b"KEELCKPT";
+/// Full training state ([`TrainingState`](crate::TrainingState)): model, optimizer,
+/// guard, callback, position and RNG state.
+pub(crate) const CHECKPOINT: FileKind = FileKind {
+    magic: *b"KEELCKPT",
+    version: 1,
+    name: "Keel checkpoint file",
+};
 
 /// Every magic tag Keel writes, with the name of its kind.
 const KNOWN: [([u8; 8], &str); 3] = [
     (MODEL.magic, MODEL.name),
     (WEIGHTS.magic, WEIGHTS.name),
-    (CHECKPOINT_MAGIC, "Keel checkpoint file"),
+    (CHECKPOINT.magic, CHECKPOINT.name),
 ];
 
 /// The header's length: magic, version, payload length, checksum.

@@ -6,18 +6,24 @@
 //! is atomic ([`atomic`]). Loading checks the envelope, then decodes, then rebuilds and
 //! matches the weights by parameter path; each failure is an
 //! [`Error::Format`](crate::Error::Format) carrying a [`FormatProblem`] that says what was
-//! expected and what was found. The full training-state checkpoint will be one more kind
-//! of file in the same envelope.
+//! expected and what was found. Full training-state checkpoints ([`TrainingState`]) are one
+//! more kind of file in the same envelope.
 
 mod atomic;
+mod checkpoint;
 mod envelope;
 mod model;
 mod problem;
 mod record;
 mod safetensors;
+pub(crate) mod static_name;
 mod weights;
 
+pub(crate) use atomic::write_atomic;
+pub(crate) use checkpoint::{CheckpointRecord, EpochState, FitShape};
+pub use checkpoint::{TrainingState, CHECKPOINT_FORMAT_VERSION, CHECKPOINT_MAGIC};
 pub use model::{FORMAT_VERSION, MAGIC};
 pub use problem::{FormatProblem, Misshaped};
+pub(crate) use record::ModelRecord;
 pub use safetensors::SAFETENSORS_ARCHITECTURE_KEY;
 pub use weights::{WEIGHTS_FORMAT_VERSION, WEIGHTS_MAGIC};

@@ -1,12 +1,12 @@
 //! What `fit` does with a step the guard refused: skip it, stop, or roll back.
 
 use super::Run;
+use crate::fit::FitRng;
 use crate::guard::{GuardAction, GuardEvent, Location, Policy, Resume, Trigger};
 use crate::progress::EpochProgress;
 use crate::step::StepResult;
 use crate::telemetry::StepAction;
 use crate::{Control, Error, History, Result, Sequential};
-use rand::rngs::StdRng;
 
 /// A refused step and what is needed to look into it.
 pub(super) struct Incident<'s> {
@@ -16,7 +16,7 @@ pub(super) struct Incident<'s> {
     pub(super) indices: &'s [usize],
     pub(super) weights: Option<Vec<f32>>,
     /// The RNG as the step began (the same dropout masks on replay).
-    pub(super) rng_before: StdRng,
+    pub(super) rng_before: FitRng,
     pub(super) step: &'s StepResult,
 }
 

@@ -7,7 +7,7 @@ use std::fmt;
 ///
 /// Equality compares the numbers bit for bit, so a NaN loss equals itself (and a History
 /// with one can equal another).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Trigger {
     /// The loss (regularization included) was NaN or infinite.
     NonFiniteLoss {
@@ -40,7 +40,7 @@ impl PartialEq for Trigger {
 }
 
 /// What the guard did about a [`Trigger`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum GuardAction {
     /// The step was skipped ([`Policy::Skip`](crate::Policy::Skip)).
     Skipped,
@@ -79,7 +79,7 @@ pub enum GuardAction {
 ///      rolled back to the snapshot taken before step 1, learning rate x 0.5"
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GuardEvent {
     /// The epoch (0-based).
     pub epoch: usize,

@@ -6,15 +6,15 @@
 //! per-parameter gradient norms the optimizer reported (the last layer whose gradient is
 //! non-finite is the first the backward pass reached).
 
+use crate::fit::FitRng;
 use crate::Sequential;
 use keel_autograd::{tensor, Tape};
 use keel_data::Batch;
 use keel_layers::{Ctx, Mode};
-use rand::rngs::StdRng;
 use std::fmt;
 
 /// The pass of a training step in which a value is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Pass {
     /// The forward pass (layer outputs, the loss).
     Forward,
@@ -128,7 +128,7 @@ impl Sequential {
         &self,
         batch: Batch,
         weights: Option<Vec<f32>>,
-        mut rng: StdRng,
+        mut rng: FitRng,
         param_norms: &[(String, f32)],
     ) -> Option<Location> {
         if !all_finite(&batch.x) {

@@ -14,6 +14,7 @@ mod policy;
 mod run;
 mod snapshot;
 mod spike;
+mod state;
 
 pub use event::{GuardAction, GuardEvent, Trigger};
 pub use locate::{Location, Pass};
@@ -21,6 +22,7 @@ pub use policy::{Policy, Rollback};
 pub use spike::Spike;
 
 pub(crate) use run::{GuardRun, Resume};
+pub(crate) use state::GuardState;
 
 use crate::{Error, Result};
 

@@ -51,7 +51,7 @@ pub enum Policy {
 /// let rollback = Rollback::new().every(200).lr_factor(0.5).cooldown_steps(100).max_rollbacks(10);
 /// assert_eq!(rollback, Rollback::default().every(200));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rollback {
     /// Applied steps between snapshots. Defaults to 200.
     pub every: usize,

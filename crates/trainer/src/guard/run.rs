@@ -4,10 +4,10 @@
 use super::snapshot::Snapshot;
 use super::spike::SpikeDetector;
 use super::{Guard, Policy, Rollback, Trigger};
+use crate::fit::FitRng;
 use crate::metrics::MetricTracker;
 use crate::{Error, Result, Sequential};
 use keel_optim::GradientReport;
-use rand::rngs::StdRng;
 use std::collections::BTreeSet;
 
 /// Where training goes on after a rollback was asked for.
@@ -22,21 +22,21 @@ pub(crate) enum Resume {
 /// The guard of one `fit`.
 #[derive(Debug)]
 pub(crate) struct GuardRun {
-    guard: Guard,
-    detector: Option<SpikeDetector>,
-    consecutive_skips: usize,
-    rollbacks: usize,
+    pub(super) guard: Guard,
+    pub(super) detector: Option<SpikeDetector>,
+    pub(super) consecutive_skips: usize,
+    pub(super) rollbacks: usize,
     /// The learning rate is `lr_factor^level` times normal.
-    level: i32,
+    pub(super) level: i32,
     /// The optimizer's multiplier when `fit` began, which the guard's factor scales.
-    base_multiplier: f32,
+    pub(super) base_multiplier: f32,
     /// The settings of the last rollback (its `lr_factor` and cooldown raise the rate back).
-    active: Option<Rollback>,
-    cooldown_left: usize,
-    snapshot: Option<Snapshot>,
-    since_snapshot: usize,
+    pub(super) active: Option<Rollback>,
+    pub(super) cooldown_left: usize,
+    pub(super) snapshot: Option<Snapshot>,
+    pub(super) since_snapshot: usize,
     /// Batches of this epoch that failed and are skipped when replayed.
-    poisoned: BTreeSet<usize>,
+    pub(super) poisoned: BTreeSet<usize>,
 }
 
 impl GuardRun {
@@ -61,7 +61,7 @@ impl GuardRun {
     }
 
     /// The rollback settings that decide the snapshot cadence, if any policy rolls back.
-    fn snapshot_cadence(&self) -> Option<usize> {
+    pub(super) fn snapshot_cadence(&self) -> Option<usize> {
         let spike = self.guard.spike.is_some().then_some(&self.guard.on_spike);
         [Some(&self.guard.on_nonfinite), spike]
             .into_iter()
@@ -77,7 +77,7 @@ impl GuardRun {
     pub(crate) fn begin_epoch(
         &mut self,
         model: &Sequential,
-        rng: &StdRng,
+        rng: &FitRng,
         means: &MetricTracker,
     ) -> Result<()> {
         self.poisoned.clear();
@@ -90,7 +90,7 @@ impl GuardRun {
     fn take_snapshot(
         &mut self,
         model: &Sequential,
-        rng: &StdRng,
+        rng: &FitRng,
         means: &MetricTracker,
         batch: usize,
     ) -> Result<()> {
@@ -139,7 +139,7 @@ impl GuardRun {
     pub(crate) fn after_applied(
         &mut self,
         model: &mut Sequential,
-        rng: &StdRng,
+        rng: &FitRng,
         means: &MetricTracker,
         next_batch: usize,
     ) -> Result<()> {
@@ -185,7 +185,7 @@ impl GuardRun {
         &mut self,
         settings: Rollback,
         model: &mut Sequential,
-        rng: &mut StdRng,
+        rng: &mut FitRng,
         means: &mut MetricTracker,
         failed: usize,
     ) -> Result<Resume> {

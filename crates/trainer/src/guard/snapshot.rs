@@ -1,10 +1,10 @@
 //! The in-memory last-good state a rollback returns to.
 
+use crate::fit::FitRng;
 use crate::metrics::MetricTracker;
 use crate::{Error, Result, Sequential};
 use keel_autograd::Tensor;
 use keel_optim::OptimizerSnapshot;
-use rand::rngs::StdRng;
 
 /// Everything a rollback restores: the weights, the optimizer's state (moments, step counter,
 /// clipping state, learning rate), the run's RNG, the epoch's running metrics, and where in
@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 pub(crate) struct Snapshot {
     weights: Vec<Tensor>,
     optimizer: OptimizerSnapshot,
-    rng: StdRng,
+    rng: FitRng,
     means: MetricTracker,
     /// The 0-based batch of the epoch that training resumes from.
     pub(crate) batch: usize,
@@ -24,7 +24,7 @@ impl Snapshot {
     /// snapshot of the same model, so a steady run allocates no weight copies.
     pub(crate) fn take(
         model: &Sequential,
-        rng: &StdRng,
+        rng: &FitRng,
         means: &MetricTracker,
         batch: usize,
         reuse: Option<Snapshot>,
@@ -61,7 +61,7 @@ impl Snapshot {
     pub(crate) fn restore(
         &self,
         model: &mut Sequential,
-        rng: &mut StdRng,
+        rng: &mut FitRng,
         means: &mut MetricTracker,
     ) -> Result<()> {
         let compiled = model
@@ -114,7 +114,7 @@ mod tests {
             .unwrap();
         let options = || FitOptions::new().batch_size(8).verbose(0);
         model.fit(&data, options()).unwrap();
-        let mut rng = StdRng::seed_from_u64(9);
+        let mut rng = FitRng::seed_from_u64(9);
         let mut means = model.metric_tracker(&data).unwrap();
         means.add_loss(0.5, 8);
         let snapshot = Snapshot::take(&model, &rng, &means, 2, None).unwrap();
@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(model.optimizer().unwrap().snapshot(), optimizer);
         assert_eq!(snapshot.iterations(), 4);
         assert_eq!(means.loss(), 0.5);
-        let mut expected_rng = StdRng::seed_from_u64(9);
+        let mut expected_rng = FitRng::seed_from_u64(9);
         assert_eq!(rng.random::<u64>(), expected_rng.random::<u64>());
         // A second snapshot reuses the first one's buffers.
         let again = Snapshot::take(&model, &rng, &means, 0, Some(snapshot)).unwrap();

@@ -17,7 +17,7 @@ use crate::{Error, Result};
 /// let spike = Spike::zscore(6.0).window(200).min_samples(20);
 /// assert_eq!((spike.threshold, spike.window, spike.min_samples), (6.0, 200, 20));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Spike {
     /// The z-score above which a norm is a spike, `> 0`.
     pub threshold: f32,
@@ -84,7 +84,7 @@ impl Spike {
 }
 
 /// The rolling statistics of one `fit`: a ring buffer with running sums, O(1) per step.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SpikeDetector {
     config: Spike,
     values: Vec<f64>,
@@ -105,6 +105,15 @@ impl SpikeDetector {
             sum_sq: 0.0,
             since_exact: 0,
         }
+    }
+
+    /// Whether a stored detector is consistent with `config`: the same settings and a
+    /// window no longer than it, with its write position inside it.
+    pub(crate) fn fits(&self, config: &Spike) -> bool {
+        self.config == *config
+            && self.values.len() <= config.window
+            && self.next < config.window
+            && self.values.iter().all(|v| v.is_finite())
     }
 
     /// The mean and (floored) standard deviation of the window, once it holds enough norms.

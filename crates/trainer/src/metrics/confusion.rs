@@ -22,7 +22,7 @@ use super::Average;
 /// assert_eq!(m.f1_score(Average::Micro), m.accuracy());
 /// println!("{m}");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConfusionMatrix {
     classes: usize,
     counts: Vec<u64>,

@@ -6,7 +6,7 @@ use super::{Average, Metric};
 use crate::{Error, Result, TargetKind};
 
 /// What the metrics need to know of the model's output and the data's targets.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct OutputInfo {
     /// Output values per sample.
     pub(crate) units: usize,
@@ -33,7 +33,7 @@ impl OutputInfo {
 }
 
 /// The computation behind a metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Kind {
     /// The argmax of the output row equals the true class (sparse or categorical accuracy).
     Argmax,

@@ -9,7 +9,7 @@ use keel_autograd::Tensor;
 use keel_data::BatchTargets;
 
 /// One compiled metric and its count of hits over the epoch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct State {
     metric: Metric,
     kind: Kind,
@@ -18,7 +18,7 @@ struct State {
 
 /// Sums over the batches of an epoch: the loss weighted by batch size, as Keras reports it,
 /// hit counts per metric and one confusion matrix shared by precision, recall and F1.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MetricTracker {
     info: OutputInfo,
     loss_sum: f64,

@@ -217,93 +217,62 @@ pub trait Callback {
     }
 }
 
-/// A borrowed callback is a callback, so its state can be read after `fit`
-/// (`FitOptions::new().callback(&mut early_stopping)`).
-impl<C: Callback + ?Sized> Callback for &mut C {
-    fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> Result<Control> {
-        (**self).on_train_begin(ctx)
-    }
-    fn on_train_end(&mut self, logs: &Logs, ctx: &mut CallbackContext<'_>) -> Result<()> {
-        (**self).on_train_end(logs, ctx)
-    }
-    fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut CallbackContext<'_>) -> Result<Control> {
-        (**self).on_epoch_begin(epoch, ctx)
-    }
-    fn on_epoch_end(
-        &mut self,
-        epoch: usize,
-        logs: &mut Logs,
-        ctx: &mut CallbackContext<'_>,
-    ) -> Result<Control> {
-        (**self).on_epoch_end(epoch, logs, ctx)
-    }
-    fn on_train_batch_begin(
-        &mut self,
-        batch: usize,
-        ctx: &mut CallbackContext<'_>,
-    ) -> Result<Control> {
-        (**self).on_train_batch_begin(batch, ctx)
-    }
-    fn on_train_batch_end(
-        &mut self,
-        batch: usize,
-        logs: &Logs,
-        ctx: &mut CallbackContext<'_>,
-    ) -> Result<Control> {
-        (**self).on_train_batch_end(batch, logs, ctx)
-    }
-    fn logs_added(&self) -> Vec<String> {
-        (**self).logs_added()
-    }
-    fn state(&self) -> Option<serde_json::Value> {
-        (**self).state()
-    }
-    fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
-        (**self).load_state(state)
-    }
+/// Implements `Callback` for a pointer type by forwarding every hook to the pointee.
+macro_rules! forward_callback {
+    ($(#[$doc:meta])* $pointer:ty) => {
+        $(#[$doc])*
+        impl<C: Callback + ?Sized> Callback for $pointer {
+            fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> Result<Control> {
+                (**self).on_train_begin(ctx)
+            }
+            fn on_train_end(&mut self, logs: &Logs, ctx: &mut CallbackContext<'_>) -> Result<()> {
+                (**self).on_train_end(logs, ctx)
+            }
+            fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut CallbackContext<'_>) -> Result<Control> {
+                (**self).on_epoch_begin(epoch, ctx)
+            }
+            fn on_epoch_end(
+                &mut self,
+                epoch: usize,
+                logs: &mut Logs,
+                ctx: &mut CallbackContext<'_>,
+            ) -> Result<Control> {
+                (**self).on_epoch_end(epoch, logs, ctx)
+            }
+            fn on_train_batch_begin(
+                &mut self,
+                batch: usize,
+                ctx: &mut CallbackContext<'_>,
+            ) -> Result<Control> {
+                (**self).on_train_batch_begin(batch, ctx)
+            }
+            fn on_train_batch_end(
+                &mut self,
+                batch: usize,
+                logs: &Logs,
+                ctx: &mut CallbackContext<'_>,
+            ) -> Result<Control> {
+                (**self).on_train_batch_end(batch, logs, ctx)
+            }
+            fn logs_added(&self) -> Vec<String> {
+                (**self).logs_added()
+            }
+            fn state(&self) -> Option<serde_json::Value> {
+                (**self).state()
+            }
+            fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
+                (**self).load_state(state)
+            }
+        }
+    };
 }
 
-/// A boxed callback is a callback, so `FitOptions::callback` also takes a `Box<dyn Callback>`.
-impl<C: Callback + ?Sized> Callback for Box<C> {
-    fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> Result<Control> {
-        (**self).on_train_begin(ctx)
-    }
-    fn on_train_end(&mut self, logs: &Logs, ctx: &mut CallbackContext<'_>) -> Result<()> {
-        (**self).on_train_end(logs, ctx)
-    }
-    fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut CallbackContext<'_>) -> Result<Control> {
-        (**self).on_epoch_begin(epoch, ctx)
-    }
-    fn on_epoch_end(
-        &mut self,
-        epoch: usize,
-        logs: &mut Logs,
-        ctx: &mut CallbackContext<'_>,
-    ) -> Result<Control> {
-        (**self).on_epoch_end(epoch, logs, ctx)
-    }
-    fn on_train_batch_begin(
-        &mut self,
-        batch: usize,
-        ctx: &mut CallbackContext<'_>,
-    ) -> Result<Control> {
-        (**self).on_train_batch_begin(batch, ctx)
-    }
-    fn on_train_batch_end(
-        &mut self,
-        batch: usize,
-        logs: &Logs,
-        ctx: &mut CallbackContext<'_>,
-    ) -> Result<Control> {
-        (**self).on_train_batch_end(batch, logs, ctx)
-    }
-    fn logs_added(&self) -> Vec<String> {
-        (**self).logs_added()
-    }
-    fn state(&self) -> Option<serde_json::Value> {
-        (**self).state()
-    }
-    fn load_state(&mut self, state: serde_json::Value) -> Result<()> {
-        (**self).load_state(state)
-    }
-}
+forward_callback!(
+    /// A borrowed callback is a callback, so its state can be read after `fit`
+    /// (`FitOptions::new().callback(&mut early_stopping)`).
+    &mut C
+);
+forward_callback!(
+    /// A boxed callback is a callback, so `FitOptions::callback` also takes a `Box<dyn Callback>`.
+    Box<C>
+);

@@ -27,7 +27,7 @@ mod var;
 
 pub use gradcheck::{check_gradients, GradCheck, GradCheckFailure};
 pub use gradients::Gradients;
-pub use linalg::{inside_gemm, matmul_into};
+pub use linalg::{inside_gemm, matmul_into, splits_across_threads};
 pub use op::Op;
 pub use param::{Param, ParamId};
 pub use tape::Tape;

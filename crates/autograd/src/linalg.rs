@@ -63,7 +63,7 @@ pub fn matmul_into(
         }
         return;
     }
-    if m * n * k >= PARALLEL_MIN_MACS && n >= 2 * SPLIT_ALIGN {
+    if splits_across_threads(m, k, n) {
         // Two column halves, one per core. The split depends only on the shape, never on
         // the thread count, so 1 and 2 threads sum every element in the same order.
         let mid = (n / 2).next_multiple_of(SPLIT_ALIGN);
@@ -76,6 +76,18 @@ pub fn matmul_into(
     } else {
         gemm_serial(a, b, out, accumulate);
     }
+}
+
+/// Whether [`matmul_into`] splits an `[m, k] @ [k, n]` product across two threads: when it
+/// has at least 4M multiply-adds and 32 columns. Below that, waking a second thread costs
+/// more than it saves.
+///
+/// ```
+/// assert!(keel_autograd::splits_across_threads(128, 784, 512));
+/// assert!(!keel_autograd::splits_across_threads(32, 784, 32));
+/// ```
+pub fn splits_across_threads(m: usize, k: usize, n: usize) -> bool {
+    m * n * k >= PARALLEL_MIN_MACS && n >= 2 * SPLIT_ALIGN
 }
 
 /// One single-threaded `gemm` call: `out (+)= a @ b`, shapes already checked.

@@ -1,4 +1,4 @@
-//! A per-thread pool of `f32` buffers, so the steady state of training allocates nothing
+//! A process-wide pool of `f32` buffers, so the steady state of training allocates nothing
 //! of weight or activation size.
 //!
 //! Every step of a training loop builds tensors of the same sizes. The tape returns the
@@ -10,23 +10,29 @@
 
 use crate::Tensor;
 use ndarray::IxDyn;
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// Buffers shorter than this go back to the allocator: they are cheap to allocate.
 const MIN_POOLED_LEN: usize = 1024;
 /// At most this many free buffers of one length are kept.
 const MAX_PER_LEN: usize = 16;
 
-thread_local! {
-    static FREE: RefCell<HashMap<usize, Vec<Vec<f32>>>> = RefCell::new(HashMap::new());
+/// Free buffers by length. Shared by every thread (a training step may run on any rayon
+/// worker); the lock is taken once per buffer, never while computing.
+static FREE: Mutex<BTreeMap<usize, Vec<Vec<f32>>>> = Mutex::new(BTreeMap::new());
+
+fn free() -> std::sync::MutexGuard<'static, BTreeMap<usize, Vec<Vec<f32>>>> {
+    // A panic while holding the lock cannot leave the map inconsistent (each operation is
+    // one push or pop), so a poisoned lock is still usable.
+    FREE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A buffer of exactly `len` elements whose contents are unspecified (stale values from an
 /// earlier use, or zeros): for outputs that are fully overwritten.
 pub fn take(len: usize) -> Vec<f32> {
     if len >= MIN_POOLED_LEN {
-        if let Some(v) = FREE.with(|f| f.borrow_mut().get_mut(&len).and_then(Vec::pop)) {
+        if let Some(v) = free().get_mut(&len).and_then(Vec::pop) {
             return v;
         }
     }
@@ -52,14 +58,12 @@ pub fn recycle_vec(mut v: Vec<f32>) {
     if len < MIN_POOLED_LEN || v.capacity() != len {
         return;
     }
-    FREE.with(|f| {
-        let mut free = f.borrow_mut();
-        let bucket = free.entry(len).or_default();
-        if bucket.len() < MAX_PER_LEN {
-            v.truncate(len);
-            bucket.push(v);
-        }
-    });
+    let mut free = free();
+    let bucket = free.entry(len).or_default();
+    if bucket.len() < MAX_PER_LEN {
+        v.truncate(len);
+        bucket.push(v);
+    }
 }
 
 /// Returns a tensor's storage for reuse.
@@ -70,31 +74,37 @@ pub fn recycle(t: Tensor) {
 
 /// The number of free buffers held, for tests.
 pub fn free_buffers() -> usize {
-    FREE.with(|f| f.borrow().values().map(Vec::len).sum())
+    free().values().map(Vec::len).sum()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // The pool is process-wide and tests run in parallel: each test uses a length no
+    // other test in this crate allocates.
+
+    fn free_of_len(len: usize) -> usize {
+        free().get(&len).map_or(0, Vec::len)
+    }
+
     #[test]
     fn a_recycled_buffer_is_handed_out_again() {
-        let t = tensor_for_overwrite(&[64, 32]);
+        let t = tensor_for_overwrite(&[61, 37]);
         let ptr = t.as_ptr();
         recycle(t);
-        let again = tensor_for_overwrite(&[32, 64]);
+        let again = tensor_for_overwrite(&[37, 61]);
         assert_eq!(again.as_ptr(), ptr, "same length, same buffer");
-        assert_eq!(again.shape(), &[32, 64]);
+        assert_eq!(again.shape(), &[37, 61]);
     }
 
     #[test]
     fn small_buffers_and_full_buckets_are_not_kept() {
-        let before = free_buffers();
         recycle_vec(vec![0.0; 10]);
-        assert_eq!(free_buffers(), before);
+        assert_eq!(free_of_len(10), 0);
         for _ in 0..MAX_PER_LEN + 4 {
-            recycle_vec(vec![0.0; 3000]);
+            recycle_vec(vec![0.0; 3001]);
         }
-        assert_eq!(free_buffers(), before + MAX_PER_LEN);
+        assert_eq!(free_of_len(3001), MAX_PER_LEN);
     }
 }

@@ -113,6 +113,7 @@ impl Sequential {
         }
         let rng = FitRng::seed_from_u64(options.seed);
         let mut run = Run {
+            steps_on_pool: crate::batching::steps_split_products(self, options.batch_size),
             guard: GuardRun::new(&options.guard, self),
             epoch_rng: rng.clone(),
             rng,
@@ -170,6 +171,8 @@ pub(crate) struct Run<'a> {
     guard: GuardRun,
     history: History,
     last_logs: Logs,
+    /// Whether steps run on a rayon worker (see `batching::on_pool_worker`).
+    steps_on_pool: bool,
 }
 
 /// How an epoch ended.
@@ -273,14 +276,20 @@ impl Run<'_> {
                 .map(|w| indices.iter().map(|&i| w[i]).collect());
             let n = indices.len();
             let rng_before = self.rng.clone();
-            let step = model.train_step(
-                crate::batching::gather_pooled(&self.train, indices),
-                batch_weights.clone(),
+            let (train, rng, means, guard, telemetry) = (
+                &self.train,
                 &mut self.rng,
                 &mut self.means,
                 &mut self.guard,
                 &mut self.telemetry,
-            )?;
+            );
+            let weights = batch_weights.clone();
+            // The batch is gathered on the thread that runs the step, so its pooled buffer
+            // returns to that thread's pool when the step's tape is dropped.
+            let step = crate::batching::on_pool_worker(self.steps_on_pool, || {
+                let batch = crate::batching::gather_pooled(train, indices);
+                model.train_step(batch, weights, rng, means, guard, telemetry)
+            })?;
             let next = match &step.trigger {
                 None => {
                     self.means.add_loss(step.loss, n);

@@ -7,7 +7,8 @@ use keel_layers::{Activation, Dense, Dropout, Flatten};
 use keel_optim::{Adam, Clipping};
 use keel_trainer::{FitOptions, Loss, Metric, Sequential};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// The smallest allocation counted: 16 KiB, below the W1 input batch (32 × 784 × 4 bytes),
 /// its first kernel and that kernel's gradient, and every W2 activation.
@@ -15,28 +16,27 @@ const LARGE: usize = 16 * 1024;
 
 struct CountingAllocator;
 
-thread_local! {
-    // Per thread, so tests running side by side do not count each other's allocations.
-    // Every tensor of a step is made on the thread that calls `fit`; rayon's workers only
-    // run GEMM blocks and element-wise updates in place.
-    static KEEL_ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-    static GEMM_WORKSPACES: Cell<usize> = const { Cell::new(0) };
-}
+// Process-wide, since a step may run on a rayon worker; the tests take `SERIAL` so they
+// never count each other's allocations.
+static KEEL_ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static GEMM_WORKSPACES: AtomicUsize = AtomicUsize::new(0);
+static SERIAL: Mutex<()> = Mutex::new(());
 
 fn count(size: usize) {
     if size >= LARGE {
-        // Const-initialised thread-local Cells: touching them does not allocate.
+        // A const-initialised thread-local Cell, set by the thread inside GEMM: reading it
+        // does not allocate.
         let counter = if keel_autograd::inside_gemm() {
             &GEMM_WORKSPACES
         } else {
             &KEEL_ALLOCATIONS
         };
-        counter.with(|c| c.set(c.get() + 1));
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 // SAFETY: every method forwards its arguments unchanged to the system allocator, which
-// upholds the GlobalAlloc contract; the only addition is an thread-local counter increment,
+// upholds the GlobalAlloc contract; the only addition is an atomic counter increment,
 // which neither allocates nor panics.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -70,8 +70,8 @@ fn large_allocations_of_one_epoch(
     batch: usize,
 ) -> (usize, usize) {
     let before = (
-        KEEL_ALLOCATIONS.with(Cell::get),
-        GEMM_WORKSPACES.with(Cell::get),
+        KEEL_ALLOCATIONS.load(Ordering::Relaxed),
+        GEMM_WORKSPACES.load(Ordering::Relaxed),
     );
     let options = FitOptions::new()
         .batch_size(batch)
@@ -79,12 +79,15 @@ fn large_allocations_of_one_epoch(
         .verbose(0);
     model.fit(data, options).expect("fit");
     (
-        KEEL_ALLOCATIONS.with(Cell::get) - before.0,
-        GEMM_WORKSPACES.with(Cell::get) - before.1,
+        KEEL_ALLOCATIONS.load(Ordering::Relaxed) - before.0,
+        GEMM_WORKSPACES.load(Ordering::Relaxed) - before.1,
     )
 }
 
 fn check(hidden: &[usize], batch: usize) {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mnist = keel_data::mnist::load_default().expect("bundled MNIST");
     let mut model = Sequential::new([28, 28]).add(Flatten::new());
     for &units in hidden {

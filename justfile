@@ -3,7 +3,7 @@
 default: check
 
 # Everything CI runs.
-check: fmt-check clippy test
+check: fmt-check clippy doc test
 
 fmt-check:
     cargo fmt --all -- --check
@@ -31,3 +31,19 @@ mnist *ARGS:
 # Per-crate line counts, so growth is visible in review.
 loc:
     @for c in crates/*; do printf '%-20s %6s\n' "$c" "$(cat $c/src/*.rs $c/src/*/*.rs 2>/dev/null | wc -l)"; done
+
+# The W3r gradient-explosion example: unprotected, clipped and rollback runs.
+explosion:
+    cargo run --release --example explosion
+
+# Keel beside rust-autograd and Keras-on-JAX (docs/performance.md).
+bench-peers:
+    scripts/bench-peers.sh
+
+# Keel's own benchmark of a peer workload: `just bench-keel w2`.
+bench-keel WORKLOAD="w1":
+    cargo run --release -p keel-bench -- {{WORKLOAD}}
+
+# Criterion micro-benchmarks (matmul, dense, cross-entropy, Adam, whole steps).
+bench:
+    cargo bench --workspace

@@ -168,6 +168,7 @@ mod tests {
             (32, 784, 32),
             (128, 64, 10),
             (7, 0, 3),
+            (64, 256, 260), // large enough to be split into two column halves
         ] {
             let (a, b) = (sample(m, k, 1), sample(k, n, 2));
             let want = naive(&a, &b);
@@ -183,6 +184,13 @@ mod tests {
             matmul_into(a.view(), b.view(), out.view_mut(), true);
             assert!(close(&out, &(&want * 2.0), 2e-3), "{m}x{k}x{n} accumulate");
         }
+    }
+
+    #[test]
+    fn the_split_threshold_is_where_the_docs_say() {
+        assert!(splits_across_threads(64, 256, 260));
+        assert!(!splits_across_threads(64, 256, 255)); // below 4M multiply-adds
+        assert!(!splits_across_threads(1 << 20, 256, 16)); // too few columns to halve
     }
 
     #[test]

@@ -45,13 +45,6 @@ pub fn tensor_for_overwrite(shape: &[usize]) -> Tensor {
     Tensor::from_shape_vec(IxDyn(shape), take(len)).expect("the length is the shape's product")
 }
 
-/// A tensor of `shape` filled by `f` for each element in row-major order.
-pub fn tensor_from_fn(shape: &[usize], mut f: impl FnMut() -> f32) -> Tensor {
-    let mut t = tensor_for_overwrite(shape);
-    t.iter_mut().for_each(|v| *v = f());
-    t
-}
-
 /// Returns a buffer for reuse.
 pub fn recycle_vec(mut v: Vec<f32>) {
     let len = v.len();
@@ -70,11 +63,6 @@ pub fn recycle_vec(mut v: Vec<f32>) {
 pub fn recycle(t: Tensor) {
     let (v, _offset) = t.into_raw_vec_and_offset();
     recycle_vec(v);
-}
-
-/// The number of free buffers held, for tests.
-pub fn free_buffers() -> usize {
-    free().values().map(Vec::len).sum()
 }
 
 #[cfg(test)]

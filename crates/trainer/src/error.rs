@@ -223,6 +223,19 @@ pub enum Error {
     },
 }
 
+/// `Err(Error::InvalidOption { .. })`: the one way an option's range check fails.
+pub(crate) fn invalid_option<T>(
+    option: &'static str,
+    expected: &'static str,
+    found: String,
+) -> Result<T> {
+    Err(Error::InvalidOption {
+        option,
+        expected,
+        found,
+    })
+}
+
 /// The result type of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -1,8 +1,7 @@
 //! The options of `fit`, as a builder with Keras's names and defaults.
 
-use crate::{
-    BackupAndRestore, Callback, Error, Guard, Result, Telemetry, TrainingState, Verbosity,
-};
+use crate::error::invalid_option as invalid;
+use crate::{BackupAndRestore, Callback, Guard, Result, Telemetry, TrainingState, Verbosity};
 use keel_data::Dataset;
 use std::collections::BTreeMap;
 
@@ -276,13 +275,6 @@ impl<'a> FitOptions<'a> {
 
     /// Checks every option's range.
     pub(crate) fn validate(&self) -> Result<Verbosity> {
-        let invalid = |option, expected, found: String| {
-            Err(Error::InvalidOption {
-                option,
-                expected,
-                found,
-            })
-        };
         if self.epochs == 0 {
             return invalid("epochs", "at least 1", "0".into());
         }

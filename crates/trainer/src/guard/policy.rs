@@ -1,6 +1,7 @@
 //! What the guard does about a bad step: skip it, stop, or roll back.
 
-use crate::{Error, Result};
+use crate::error::invalid_option as invalid;
+use crate::Result;
 
 /// What [`Guard`](crate::Guard) does with a step whose loss or gradients are non-finite, or
 /// whose gradient norm is a spike.
@@ -107,13 +108,6 @@ impl Rollback {
 
     /// Checks every setting's range.
     pub(crate) fn validate(&self) -> Result<()> {
-        let invalid = |option, expected, found: String| {
-            Err(Error::InvalidOption {
-                option,
-                expected,
-                found,
-            })
-        };
         if self.every == 0 {
             return invalid("rollback every", "at least 1 step", "0".into());
         }

@@ -1,6 +1,7 @@
 //! Gradient-norm spikes: a z-score over a rolling window of recent global norms.
 
-use crate::{Error, Result};
+use crate::error::invalid_option as invalid;
+use crate::Result;
 
 /// When a step's global gradient norm (before clipping) counts as a spike: its z-score
 /// `(norm - mean) / std` over the last `window` norms exceeds `threshold`.
@@ -55,13 +56,6 @@ impl Spike {
 
     /// Checks every setting's range.
     pub(crate) fn validate(&self) -> Result<()> {
-        let invalid = |option, expected, found: String| {
-            Err(Error::InvalidOption {
-                option,
-                expected,
-                found,
-            })
-        };
         if !(self.threshold.is_finite() && self.threshold > 0.0) {
             return invalid(
                 "spike threshold",

@@ -267,7 +267,7 @@ impl<'a> FitOptions<'a> {
     /// Continues the run `state` was taken from (see [`TrainingState`]): its weights,
     /// optimizer state, History, callback states, RNG and position; epochs up to `epochs`
     /// run. The model must be built and compiled as that run's was, and `fit` given the same
-    /// data and options; what differs is an [`Error::CheckpointMismatch`].
+    /// data and options; what differs is an [`Error::CheckpointMismatch`](crate::Error::CheckpointMismatch).
     pub fn resume(mut self, state: TrainingState) -> Self {
         self.resume = Some(state);
         self

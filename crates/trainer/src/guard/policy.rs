@@ -20,7 +20,7 @@ use crate::Result;
 pub enum Policy {
     /// Skip the step and go on with the next batch; counted in `skipped_steps`. After
     /// [`Guard::max_consecutive_skips`](crate::Guard::max_consecutive_skips) skips in a row
-    /// `fit` stops with [`Error::GuardExhausted`].
+    /// `fit` stops with [`Error::GuardExhausted`](crate::Error::GuardExhausted).
     Skip,
     /// End `fit` with an error naming the epoch, the step and (for a non-finite value) the
     /// layer and op where it first appeared, as Keras's `TerminateOnNaN` (which, given as a
@@ -45,7 +45,7 @@ pub enum Policy {
 /// The learning rate is multiplied by `lr_factor` (again on every further rollback) and
 /// divided by it again after each `cooldown_steps` applied steps without an incident, until
 /// it is back to normal. After `max_rollbacks` rollbacks in one `fit`, the next incident
-/// restores the snapshot and stops with [`Error::GuardExhausted`].
+/// restores the snapshot and stops with [`Error::GuardExhausted`](crate::Error::GuardExhausted).
 ///
 /// ```
 /// use keel_trainer::Rollback;

@@ -1,5 +1,6 @@
 //! Turning samples of a [`Dataset`] into `f32` batches.
 
+use multiversion::multiversion;
 use ndarray::{Array2, ArrayD, Dimension, IxDyn};
 
 use crate::dataset::{Dataset, Features, TargetStore};
@@ -123,9 +124,10 @@ impl Dataset {
         }
         let n = indices.len();
         let (mut x, _) = std::mem::replace(&mut batch.x, empty_array()).into_raw_vec_and_offset();
-        x.clear();
-        x.reserve(n * self.sample_size);
-        self.extend_features(indices.iter().copied(), &mut x);
+        // Every element is overwritten below; a reused buffer of the right length is not
+        // cleared first (the trainer's pooled batches always have it).
+        x.resize(n * self.sample_size, 0.0);
+        self.write_features(indices, &mut x);
         let mut shape = IxDyn::zeros(1 + self.sample_shape().len());
         shape.slice_mut()[0] = n;
         shape.slice_mut()[1..].copy_from_slice(self.sample_shape());
@@ -178,30 +180,38 @@ impl Dataset {
     /// # }
     /// ```
     pub fn x_f32(&self) -> ArrayD<f32> {
-        let mut x = Vec::with_capacity(self.len() * self.sample_size);
-        self.extend_features(0..self.len(), &mut x);
+        let mut x = vec![0.0; self.len() * self.sample_size];
+        let all: Vec<usize> = (0..self.len()).collect();
+        self.write_features(&all, &mut x);
         let shape: Vec<usize> = std::iter::once(self.len())
             .chain(self.sample_shape().iter().copied())
             .collect();
         ArrayD::from_shape_vec(shape, x).expect("x_f32: buffer length matches shape")
     }
 
-    /// Appends the features of the samples `indices` (relative, in range) to `out`.
-    fn extend_features(&self, indices: impl Iterator<Item = usize>, out: &mut Vec<f32>) {
+    /// Writes the samples at `indices` (relative, in range) into `out`, one after another.
+    fn write_features(&self, indices: &[usize], out: &mut [f32]) {
         let size = self.sample_size;
-        for i in indices {
+        if size == 0 {
+            return;
+        }
+        for (row, &i) in out.chunks_exact_mut(size).zip(indices) {
             let start = (self.offset + i) * size;
             match &self.features {
                 Features::U8 { data, scale } => {
-                    out.extend(
-                        data[start..start + size]
-                            .iter()
-                            .map(|&p| f32::from(p) * scale),
-                    );
+                    bytes_to_f32(&data[start..start + size], *scale, row)
                 }
-                Features::F32(data) => out.extend_from_slice(&data[start..start + size]),
+                Features::F32(data) => row.copy_from_slice(&data[start..start + size]),
             }
         }
+    }
+}
+
+/// `out[j] = bytes[j] · scale`, compiled for AVX-512 and AVX2 (picked at run time).
+#[multiversion(targets("x86_64+avx512f+avx512bw", "x86_64+avx2+fma"))]
+fn bytes_to_f32(bytes: &[u8], scale: f32, out: &mut [f32]) {
+    for (o, &b) in out.iter_mut().zip(bytes) {
+        *o = f32::from(b) * scale;
     }
 }
 

@@ -1,10 +1,11 @@
 //! Adam: per-parameter step sizes from first and second moment estimates (and AMSGrad).
 
 use crate::base::base_builder;
+use crate::elementwise::for_each_run;
 use crate::error::check_range;
 use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
 use keel_autograd::Tensor;
-use ndarray::Zip;
+use multiversion::multiversion;
 use serde::{Deserialize, Serialize};
 
 /// The Adam optimizer (Kingma & Ba, 2015, "Adam: A Method for Stochastic Optimization",
@@ -194,23 +195,58 @@ impl UpdateRule for AdamRule {
         let alpha = (f64::from(lr) * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t))) as f32;
         let (one_minus_b1, one_minus_b2) = (1.0 - self.beta_1, 1.0 - self.beta_2);
         let eps = self.epsilon;
+        let c = Moments {
+            alpha,
+            one_minus_b1,
+            one_minus_b2,
+            eps,
+        };
         if self.amsgrad {
             let [m, v, v_hat] = slots.zeros_like::<3>(param);
-            let zip = Zip::from(param).and(grad).and(m).and(v).and(v_hat);
-            for_each!(zip, |p, &g, m, v, v_hat| {
-                *m += (g - *m) * one_minus_b1;
-                *v += (g * g - *v) * one_minus_b2;
-                *v_hat = v_hat.max(*v);
-                *p -= alpha * *m / (v_hat.sqrt() + eps);
+            for_each_run(param, grad, [m, v, v_hat], |p, g, [m, v, v_hat]| {
+                amsgrad_run(p, g, m, v, v_hat, c)
             });
         } else {
             let [m, v] = slots.zeros_like::<2>(param);
-            for_each!(Zip::from(param).and(grad).and(m).and(v), |p, &g, m, v| {
-                *m += (g - *m) * one_minus_b1;
-                *v += (g * g - *v) * one_minus_b2;
-                *p -= alpha * *m / (v.sqrt() + eps);
-            });
+            for_each_run(param, grad, [m, v], |p, g, [m, v]| adam_run(p, g, m, v, c));
         }
+    }
+}
+
+/// The per-step constants of Adam's update.
+#[derive(Debug, Clone, Copy)]
+struct Moments {
+    /// The learning rate with both bias corrections folded in.
+    alpha: f32,
+    one_minus_b1: f32,
+    one_minus_b2: f32,
+    eps: f32,
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn adam_run(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: Moments) {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m += (g - *m) * c.one_minus_b1;
+        *v += (g * g - *v) * c.one_minus_b2;
+        *p -= c.alpha * *m / (v.sqrt() + c.eps);
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn amsgrad_run(
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    v_hat: &mut [f32],
+    c: Moments,
+) {
+    let moments = m.iter_mut().zip(v.iter_mut()).zip(v_hat.iter_mut());
+    for ((p, &g), ((m, v), v_hat)) in p.iter_mut().zip(g).zip(moments) {
+        *m += (g - *m) * c.one_minus_b1;
+        *v += (g * g - *v) * c.one_minus_b2;
+        *v_hat = v_hat.max(*v);
+        *p -= c.alpha * *m / (v_hat.sqrt() + c.eps);
     }
 }
 

@@ -57,6 +57,7 @@ mod adamw;
 mod base;
 mod clip;
 mod config;
+mod elementwise;
 mod error;
 mod learning_rate;
 mod optimizer;

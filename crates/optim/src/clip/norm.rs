@@ -1,6 +1,7 @@
 //! Norms, and clipping each tensor by its own L2 norm.
 
 use keel_autograd::Tensor;
+use multiversion::multiversion;
 
 /// Added to a norm before dividing by it, as PyTorch's `clip_grad_norm_` does.
 pub(crate) const NORM_EPS: f64 = 1e-6;
@@ -21,16 +22,32 @@ pub(crate) fn scale_down(grad: &mut Tensor, sum: f64, norm: f64, max: f64) -> (f
 
 /// The sum of squares of a tensor, accumulated in `f64`.
 ///
-/// Eight independent accumulators let the compiler vectorize the loop (a single `f64`
-/// accumulator is one long dependency chain). The order of additions depends only on the
-/// data, so the result is deterministic. The sum of `f32` squares cannot overflow an `f64`,
-/// so it is finite exactly when every element is: the optimizer's finite check is free.
+/// The order of additions depends only on the length (never on the thread count), so the
+/// result is deterministic. The sum of `f32` squares cannot overflow an `f64`, so it is
+/// finite exactly when every element is: the optimizer's finite check is free.
 pub(crate) fn sum_squares(t: &Tensor) -> f64 {
+    match t.as_slice_memory_order() {
+        Some(data) => sum_squares_split(data),
+        None => t.iter().map(|&x| f64::from(x) * f64::from(x)).sum(),
+    }
+}
+
+/// Halves at least [`crate::PARALLEL_MIN_ELEMENTS`] long are summed on two threads.
+fn sum_squares_split(data: &[f32]) -> f64 {
+    if data.len() < crate::PARALLEL_MIN_ELEMENTS {
+        return sum_squares_run(data);
+    }
+    let (left, right) = data.split_at(data.len() / 2);
+    let (l, r) = rayon::join(|| sum_squares_split(left), || sum_squares_split(right));
+    l + r
+}
+
+/// Thirty-two independent accumulators: enough for the compiler to keep four AVX-512
+/// registers of `f64` adds in flight (one accumulator is one long dependency chain).
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn sum_squares_run(data: &[f32]) -> f64 {
     let square = |x: f32| f64::from(x) * f64::from(x);
-    let Some(data) = t.as_slice_memory_order() else {
-        return t.iter().map(|&x| square(x)).sum();
-    };
-    let mut lanes = [0.0f64; 8];
+    let mut lanes = [0.0f64; 32];
     let chunks = data.chunks_exact(lanes.len());
     let tail: f64 = chunks.remainder().iter().map(|&x| square(x)).sum();
     for chunk in chunks {

@@ -19,8 +19,8 @@ pub(crate) fn for_each_run<const K: usize>(
     kernel: impl Fn(&mut [f32], &[f32], [&mut [f32]; K]) + Sync,
 ) {
     let grad = grad.as_standard_layout();
-    let slots = slots.map(|s| standard_slice(s));
-    split(standard_slice(param), &grad_slice(&grad), slots, &kernel);
+    let grad = grad.as_slice().expect("standard layout is contiguous");
+    split(standard_slice(param), grad, slots.map(standard_slice), &kernel);
 }
 
 fn split<const K: usize>(
@@ -54,10 +54,6 @@ fn standard_slice(t: &mut Tensor) -> &mut [f32] {
         *t = t.as_standard_layout().into_owned();
     }
     t.as_slice_mut().expect("standard layout is contiguous")
-}
-
-fn grad_slice<'a>(g: &'a ndarray::CowArray<'_, f32, ndarray::IxDyn>) -> &'a [f32] {
-    g.as_slice().expect("standard layout is contiguous")
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! assert_eq!(grads.param(&w).unwrap(), &tensor(&[2, 1], vec![2.0, 3.0]));
 //! ```
 
+mod elementwise;
 mod gradcheck;
 mod gradients;
 mod linalg;

@@ -5,6 +5,7 @@ use keel_autograd::Var;
 use rand::rngs::SmallRng;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
+use rayon::prelude::*;
 
 /// Zeroes each input with probability `rate` during training and scales the survivors by
 /// `1 / (1 - rate)`, so evaluation is the identity (Keras `Dropout`, Srivastava et al. 2014).
@@ -54,32 +55,45 @@ impl Layer for Dropout {
         if ctx.mode() == Mode::Eval || self.rate == 0.0 {
             return x;
         }
-        let keep = 1.0 - self.rate;
-        let scale = 1.0 / keep;
-        // A fast generator seeded from the run's RNG: one draw per element of a
-        // [batch, units] mask is the cost here, and determinism only needs the seed.
-        // Each 64-bit draw decides two elements: a unit is kept when its 32-bit half is
-        // below keep · 2³², which has probability `keep` up to 2⁻³².
-        let mut fast = SmallRng::seed_from_u64(ctx.rng().random());
-        let threshold = (f64::from(keep) * 4_294_967_296.0) as u64;
         let mut mask = keel_autograd::pool::tensor_for_overwrite(&x.shape());
-        let value = |bits: u64| if bits < threshold { scale } else { 0.0 };
-        for pair in mask
-            .as_slice_mut()
-            .expect("a fresh tensor is contiguous")
-            .chunks_mut(2)
-        {
+        let values = mask.as_slice_mut().expect("a fresh tensor is contiguous");
+        fill_mask(values, self.rate, ctx.rng().random());
+        x.dropout_mask(mask)
+    }
+
+    fn config(&self) -> Option<LayerConfig> {
+        Some(LayerConfig::Dropout { rate: self.rate })
+    }
+}
+
+/// Elements per independently seeded run of the mask.
+const MASK_CHUNK: usize = 1 << 14;
+
+/// Fills `mask` with `1 / (1 - rate)` for kept units and `0` for dropped ones.
+///
+/// Each run of [`MASK_CHUNK`] elements draws from its own fast generator, seeded with
+/// `seed + run index`: the runs can be filled on any thread in any order and give the same
+/// mask. Each 64-bit draw decides two elements: a unit is kept when its 32-bit half is
+/// below keep · 2³², which has probability `keep` up to 2⁻³².
+fn fill_mask(mask: &mut [f32], rate: f32, seed: u64) {
+    let keep = 1.0 - rate;
+    let scale = 1.0 / keep;
+    let threshold = (f64::from(keep) * 4_294_967_296.0) as u64;
+    let value = |bits: u64| if bits < threshold { scale } else { 0.0 };
+    let fill = |(run, values): (usize, &mut [f32])| {
+        let mut fast = SmallRng::seed_from_u64(seed.wrapping_add(run as u64));
+        for pair in values.chunks_mut(2) {
             let bits = fast.next_u64();
             pair[0] = value(bits & 0xFFFF_FFFF);
             if let Some(second) = pair.get_mut(1) {
                 *second = value(bits >> 32);
             }
         }
-        x.dropout_mask(mask)
-    }
-
-    fn config(&self) -> Option<LayerConfig> {
-        Some(LayerConfig::Dropout { rate: self.rate })
+    };
+    if mask.len() > 2 * MASK_CHUNK {
+        mask.par_chunks_mut(MASK_CHUNK).enumerate().for_each(fill);
+    } else {
+        mask.chunks_mut(MASK_CHUNK).enumerate().for_each(fill);
     }
 }
 
@@ -105,6 +119,24 @@ mod tests {
         let kept = y.iter().filter(|&&v| v != 0.0).count() as f32 / 10_000.0;
         assert!((kept - 0.8).abs() < 0.02, "kept {kept}");
         assert!(y.iter().all(|&v| v == 0.0 || (v - 1.25).abs() < 1e-6));
+    }
+
+    #[test]
+    fn a_long_mask_is_the_same_on_one_thread_or_two() {
+        let fill = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut mask = vec![0.0; 5 * MASK_CHUNK + 3];
+            pool.install(|| fill_mask(&mut mask, 0.2, 42));
+            mask
+        };
+        let (one, two) = (fill(1), fill(2));
+        assert_eq!(one, two);
+        let kept = one.iter().filter(|&&v| v == 1.25).count() as f64 / one.len() as f64;
+        assert!((kept - 0.8).abs() < 0.01, "kept {kept}");
+        assert!(one.iter().all(|&v| v == 0.0 || v == 1.25));
     }
 
     #[test]

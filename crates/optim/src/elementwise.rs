@@ -20,7 +20,12 @@ pub(crate) fn for_each_run<const K: usize>(
 ) {
     let grad = grad.as_standard_layout();
     let grad = grad.as_slice().expect("standard layout is contiguous");
-    split(standard_slice(param), grad, slots.map(standard_slice), &kernel);
+    split(
+        standard_slice(param),
+        grad,
+        slots.map(standard_slice),
+        &kernel,
+    );
 }
 
 fn split<const K: usize>(

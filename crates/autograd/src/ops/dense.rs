@@ -7,8 +7,10 @@
 
 use super::matmul::{as_2d, product};
 use super::sigmoid::sigmoid;
+use crate::elementwise::{for_rows, zip3};
 use crate::{Op, Tensor, Var};
-use ndarray::{Axis, Zip};
+use multiversion::multiversion;
+use ndarray::Axis;
 
 /// An element-wise activation the dense op applies in its own pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,24 +71,23 @@ impl Op for Dense {
         );
         let mut out = product(input, kernel);
         let act = self.activation;
-        match x.get(2) {
-            Some(bias) => {
-                assert_eq!(
-                    bias.shape(),
-                    &[kernel.ncols()],
-                    "dense: bias {:?} does not match kernel {:?}",
-                    bias.shape(),
-                    kernel.shape()
-                );
-                let bias = bias.view().into_dimensionality().expect("rank 1, checked");
-                for mut row in out.rows_mut() {
-                    Zip::from(&mut row)
-                        .and(&bias)
-                        .for_each(|o, &b| *o = act.apply(*o + b));
-                }
-            }
-            None if act != Pointwise::Identity => out.mapv_inplace(|z| act.apply(z)),
-            None => {}
+        let units = kernel.ncols();
+        let bias = x.get(2).map(|bias| {
+            assert_eq!(
+                bias.shape(),
+                &[units],
+                "dense: bias {:?} does not match kernel {:?}",
+                bias.shape(),
+                kernel.shape()
+            );
+            bias.as_standard_layout()
+        });
+        let bias = bias
+            .as_ref()
+            .map(|b| b.as_slice().expect("standard layout"));
+        if bias.is_some() || act != Pointwise::Identity {
+            let out = out.as_slice_mut().expect("a fresh product is contiguous");
+            for_rows(out, units, |rows| bias_then_activation(rows, bias, act));
         }
         out.into_dyn()
     }
@@ -112,10 +113,13 @@ impl Op for Dense {
         // G = dL/dz, the gradient at the pre-activation; a pooled buffer returned below.
         let pre = (act != Pointwise::Identity).then(|| {
             let mut buf = crate::pool::tensor_for_overwrite(g.shape());
-            Zip::from(&mut buf)
-                .and(g)
-                .and(y)
-                .for_each(|p, &gv, &yv| *p = gv * act.derivative_from_output(yv));
+            let (g, y) = (g.as_standard_layout(), y.as_standard_layout());
+            zip3(
+                buf.as_slice_mut().expect("a fresh tensor is contiguous"),
+                g.as_slice().expect("standard layout"),
+                y.as_slice().expect("standard layout"),
+                |pre, g, y| times_derivative(pre, g, y, act),
+            );
             buf
         });
         let pre2 = as_2d("dense", "gradient", pre.as_ref().unwrap_or(g));
@@ -130,6 +134,39 @@ impl Op for Dense {
             crate::pool::recycle(buf);
         }
         grads
+    }
+}
+
+/// `row = activation(row + bias)` for each row of `rows` (rows of `bias.len()` elements, or
+/// of any length when there is no bias).
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn bias_then_activation(rows: &mut [f32], bias: Option<&[f32]>, act: Pointwise) {
+    match (bias, act) {
+        (Some(bias), Pointwise::Relu) => {
+            for row in rows.chunks_exact_mut(bias.len()) {
+                for (o, &b) in row.iter_mut().zip(bias) {
+                    *o = (*o + b).max(0.0);
+                }
+            }
+        }
+        (Some(bias), _) => {
+            for row in rows.chunks_exact_mut(bias.len()) {
+                for (o, &b) in row.iter_mut().zip(bias) {
+                    *o = act.apply(*o + b);
+                }
+            }
+        }
+        (None, _) => rows.iter_mut().for_each(|o| *o = act.apply(*o)),
+    }
+}
+
+/// `pre = g · activation'(y)`, the derivative taken from the saved output `y`.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn times_derivative(pre: &mut [f32], g: &[f32], y: &[f32], act: Pointwise) {
+    let pairs = pre.iter_mut().zip(g).zip(y);
+    match act {
+        Pointwise::Relu => pairs.for_each(|((p, &g), &y)| *p = g * f32::from(u8::from(y > 0.0))),
+        _ => pairs.for_each(|((p, &g), &y)| *p = g * act.derivative_from_output(y)),
     }
 }
 

@@ -35,10 +35,13 @@ impl DropoutMask {
             return t * &self.mask;
         }
         let mut out = crate::pool::tensor_for_overwrite(t.shape());
-        ndarray::Zip::from(&mut out)
-            .and(t)
-            .and(&self.mask)
-            .for_each(|o, &v, &m| *o = v * m);
+        let (t, mask) = (t.as_standard_layout(), self.mask.as_standard_layout());
+        crate::elementwise::zip3(
+            out.as_slice_mut().expect("a fresh tensor is contiguous"),
+            t.as_slice().expect("standard layout"),
+            mask.as_slice().expect("standard layout"),
+            crate::elementwise::multiply,
+        );
         out
     }
 }

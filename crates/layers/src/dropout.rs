@@ -2,6 +2,7 @@
 
 use crate::{Ctx, Error, Layer, LayerConfig, Mode, Result};
 use keel_autograd::Var;
+use multiversion::multiversion;
 use rand::rngs::SmallRng;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -73,27 +74,41 @@ const MASK_CHUNK: usize = 1 << 14;
 ///
 /// Each run of [`MASK_CHUNK`] elements draws from its own fast generator, seeded with
 /// `seed + run index`: the runs can be filled on any thread in any order and give the same
-/// mask. Each 64-bit draw decides two elements: a unit is kept when its 32-bit half is
-/// below keep · 2³², which has probability `keep` up to 2⁻³².
+/// mask. A unit is kept when its 32 random bits are below keep · 2³², which has
+/// probability `keep` up to 2⁻³². The bits are drawn into the mask's own memory first and
+/// compared in a second, vectorized pass: comparing them as they are drawn compiles to a
+/// branch that is mispredicted on every fifth element.
 fn fill_mask(mask: &mut [f32], rate: f32, seed: u64) {
     let keep = 1.0 - rate;
     let scale = 1.0 / keep;
-    let threshold = (f64::from(keep) * 4_294_967_296.0) as u64;
-    let value = |bits: u64| if bits < threshold { scale } else { 0.0 };
+    // keep < 1, so the threshold is below 2³² and fits a u32.
+    let threshold = (f64::from(keep) * 4_294_967_296.0) as u32;
     let fill = |(run, values): (usize, &mut [f32])| {
+        let bits: &mut [u32] = bytemuck::cast_slice_mut(values);
         let mut fast = SmallRng::seed_from_u64(seed.wrapping_add(run as u64));
-        for pair in values.chunks_mut(2) {
-            let bits = fast.next_u64();
-            pair[0] = value(bits & 0xFFFF_FFFF);
-            if let Some(second) = pair.get_mut(1) {
-                *second = value(bits >> 32);
-            }
+        let mut pairs = bits.chunks_exact_mut(2);
+        for pair in &mut pairs {
+            let draw = fast.next_u64();
+            pair[0] = draw as u32; // the low half
+            pair[1] = (draw >> 32) as u32;
         }
+        if let [last] = pairs.into_remainder() {
+            *last = fast.next_u64() as u32;
+        }
+        keep_or_drop(bits, threshold, scale.to_bits());
     };
     if mask.len() > 2 * MASK_CHUNK {
         mask.par_chunks_mut(MASK_CHUNK).enumerate().for_each(fill);
     } else {
         mask.chunks_mut(MASK_CHUNK).enumerate().for_each(fill);
+    }
+}
+
+/// Replaces each random word with the bits of `scale` (kept) or of `0.0` (dropped).
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn keep_or_drop(bits: &mut [u32], threshold: u32, scale: u32) {
+    for b in bits {
+        *b = if *b < threshold { scale } else { 0 };
     }
 }
 

@@ -195,6 +195,13 @@ impl Dataset {
         if size == 0 {
             return;
         }
+        if let Features::U8 { data, .. } = &self.features {
+            touch_cache_lines(
+                data,
+                indices.iter().map(|&i| (self.offset + i) * size),
+                size,
+            );
+        }
         for (row, &i) in out.chunks_exact_mut(size).zip(indices) {
             let start = (self.offset + i) * size;
             match &self.features {
@@ -205,6 +212,21 @@ impl Dataset {
             }
         }
     }
+}
+
+/// Reads one byte of every cache line of the samples starting at `starts`, `size` bytes
+/// each. Samples sit at random places in a dataset larger than the cache; these loads are
+/// independent, so the processor has dozens of misses in flight at once, where the
+/// conversion loop, one sample after another, waits for the prefetcher to find each stream.
+fn touch_cache_lines(data: &[u8], starts: impl Iterator<Item = usize>, size: usize) {
+    const LINE: usize = 64;
+    let mut sum = 0u8;
+    for start in starts {
+        for &byte in data[start..start + size].iter().step_by(LINE) {
+            sum ^= byte;
+        }
+    }
+    std::hint::black_box(sum);
 }
 
 /// `out[j] = bytes[j] · scale`, compiled for AVX-512 and AVX2 (picked at run time).

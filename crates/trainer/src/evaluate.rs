@@ -85,7 +85,7 @@ impl Sequential {
             let n = batch.len();
             let tape = Tape::new();
             let mut ctx = Ctx::new(Mode::Eval, &mut rng);
-            let (output, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);
+            let (output, activation) = self.forward_split(self.input_var(&tape, batch.x), &mut ctx);
             if let Some(loss_fn) = loss_fn {
                 let loss = loss_fn.per_sample(output, activation, &batch.y).mean();
                 tracker.add_loss(loss.scalar() + penalty, n);
@@ -145,7 +145,7 @@ impl Sequential {
             let batch = crate::batching::gather_pooled(data, &indices[range.clone()]);
             let tape = Tape::new();
             let mut ctx = Ctx::new(Mode::Eval, &mut rng);
-            let (logits, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);
+            let (logits, activation) = self.forward_split(self.input_var(&tape, batch.x), &mut ctx);
             let y = activation.apply(logits).value();
             out.slice_axis_mut(Axis(0), (range.start..range.end).into())
                 .assign(&y);

@@ -1,9 +1,10 @@
 //! `Sequential`: a stack of layers with shapes checked as they are added.
 
 use crate::{Error, Loss, Metric, Result};
-use keel_autograd::{Param, Var};
+use keel_autograd::{Param, Tape, Tensor, Var};
 use keel_layers::{Activation, Ctx, Layer};
 use keel_optim::Optimizer;
+use ndarray::IxDyn;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -221,6 +222,22 @@ impl Sequential {
         self.layers
             .last()
             .map_or(Activation::Linear, |l| l.final_activation())
+    }
+
+    /// The batch `x` on `tape`, flattened here when the model starts with a `Flatten` layer:
+    /// reshaping the owned, contiguous batch is free, where `Flatten` (which then sees a
+    /// flat batch and passes it on) would copy it on every step.
+    pub(crate) fn input_var<'t>(&self, tape: &'t Tape, x: Tensor) -> Var<'t> {
+        let starts_flat = self.layers.first().is_some_and(|l| l.kind() == "flatten");
+        let rows = x.shape().first().copied().unwrap_or(0);
+        if starts_flat && x.ndim() > 2 && rows > 0 && x.is_standard_layout() {
+            let features = x.len() / rows;
+            let flat = x
+                .into_shape_with_order(IxDyn(&[rows, features]))
+                .expect("a contiguous array reshapes to [rows, rest]");
+            return tape.constant(flat);
+        }
+        tape.constant(x)
     }
 
     /// Runs the stack, leaving the last layer's softmax or sigmoid unapplied (and returned)

@@ -54,7 +54,7 @@ impl Sequential {
         let (loss, mut grads, output) = {
             let tape = Tape::new();
             let mut ctx = Ctx::new(Mode::Train, rng);
-            let (output, activation) = self.forward_split(tape.constant(batch.x), &mut ctx);
+            let (output, activation) = self.forward_split(self.input_var(&tape, batch.x), &mut ctx);
             let per_sample = compiled.loss.per_sample(output, activation, &batch.y);
             let mut loss = match weights {
                 // sum(w_i * l_i) / batch_size: Keras 3's "sum_over_batch_size" (weights.rs).

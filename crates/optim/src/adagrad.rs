@@ -1,9 +1,10 @@
 //! Adagrad: per-parameter step sizes from the sum of all past squared gradients.
 
 use crate::base::base_builder;
+use crate::elementwise::for_each_run;
 use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
 use keel_autograd::Tensor;
-use ndarray::Zip;
+use multiversion::multiversion;
 use serde::{Deserialize, Serialize};
 
 /// Adagrad (Duchi, Hazan & Singer, 2011, "Adaptive Subgradient Methods for Online Learning
@@ -147,10 +148,17 @@ impl UpdateRule for AdagradRule {
     fn update(&self, lr: f32, _t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
         let eps = self.epsilon;
         let [acc] = slots.filled_like::<1>(param, self.initial_accumulator_value);
-        for_each!(Zip::from(param).and(grad).and(acc), |p, &g, acc| {
-            *acc += g * g;
-            *p -= lr * g / (*acc + eps).sqrt();
+        for_each_run(param, grad, [acc], |p, g, [acc]| {
+            adagrad_run(p, g, acc, lr, eps)
         });
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn adagrad_run(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32) {
+    for ((p, &g), acc) in p.iter_mut().zip(g).zip(acc.iter_mut()) {
+        *acc += g * g;
+        *p -= lr * g / (*acc + eps).sqrt();
     }
 }
 

@@ -37,20 +37,6 @@
 //! # }
 //! ```
 
-/// Runs `zip.for_each(f)`, on rayon's threads when the zip has at least
-/// [`PARALLEL_MIN_ELEMENTS`] elements. Each element's update is independent, so splitting
-/// changes no bit. The closure is written out in both branches so its types are inferred.
-macro_rules! for_each {
-    ($zip:expr, $f:expr) => {{
-        let zip = $zip;
-        if zip.size() >= $crate::PARALLEL_MIN_ELEMENTS {
-            zip.par_for_each($f)
-        } else {
-            zip.for_each($f)
-        }
-    }};
-}
-
 mod adagrad;
 mod adam;
 mod adamw;

@@ -1,10 +1,11 @@
 //! RMSprop: divide the gradient by a moving root mean square, with optional momentum.
 
 use crate::base::base_builder;
+use crate::elementwise::for_each_run;
 use crate::error::check_range;
 use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
 use keel_autograd::Tensor;
-use ndarray::Zip;
+use multiversion::multiversion;
 use serde::{Deserialize, Serialize};
 
 /// RMSprop (Hinton, 2012, "Neural Networks for Machine Learning", lecture 6e; the centered
@@ -172,45 +173,104 @@ impl UpdateRule for RMSpropRule {
     }
 
     fn update(&self, lr: f32, _t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
-        let (rho, mu, eps) = (self.rho, self.momentum, self.epsilon);
-        let velocity = move |v: &mut f32, g: f32| *v = rho * *v + (1.0 - rho) * g * g;
-        let average = move |a: &mut f32, g: f32| *a = rho * *a + (1.0 - rho) * g;
-        let increment = move |g: f32, d: f32| lr * g / d.sqrt();
-        match (mu > 0.0, self.centered) {
+        let c = Rms {
+            lr,
+            rho: self.rho,
+            mu: self.momentum,
+            eps: self.epsilon,
+        };
+        match (self.momentum > 0.0, self.centered) {
             (false, false) => {
                 let [v] = slots.zeros_like::<1>(param);
-                for_each!(Zip::from(param).and(grad).and(v), |p, &g, v| {
-                    velocity(v, g);
-                    *p -= increment(g, *v + eps);
-                });
+                for_each_run(param, grad, [v], |p, g, [v]| plain_run(p, g, v, c));
             }
             (true, false) => {
                 let [v, s] = slots.zeros_like::<2>(param);
-                for_each!(Zip::from(param).and(grad).and(v).and(s), |p, &g, v, s| {
-                    velocity(v, g);
-                    *s = mu * *s + increment(g, *v + eps);
-                    *p -= *s;
+                for_each_run(param, grad, [v, s], |p, g, [v, s]| {
+                    momentum_run(p, g, v, s, c)
                 });
             }
             (false, true) => {
                 let [v, a] = slots.zeros_like::<2>(param);
-                for_each!(Zip::from(param).and(grad).and(v).and(a), |p, &g, v, a| {
-                    velocity(v, g);
-                    average(a, g);
-                    *p -= increment(g, *v - *a * *a + eps);
+                for_each_run(param, grad, [v, a], |p, g, [v, a]| {
+                    centered_run(p, g, v, a, c)
                 });
             }
             (true, true) => {
                 let [v, s, a] = slots.zeros_like::<3>(param);
-                let zip = Zip::from(param).and(grad).and(v).and(s).and(a);
-                for_each!(zip, |p, &g, v, s, a| {
-                    velocity(v, g);
-                    average(a, g);
-                    *s = mu * *s + increment(g, *v - *a * *a + eps);
-                    *p -= *s;
+                for_each_run(param, grad, [v, s, a], |p, g, [v, s, a]| {
+                    centered_momentum_run(p, g, v, s, a, c)
                 });
             }
         }
+    }
+}
+
+/// The constants of one RMSprop step.
+#[derive(Debug, Clone, Copy)]
+struct Rms {
+    lr: f32,
+    rho: f32,
+    mu: f32,
+    eps: f32,
+}
+
+impl Rms {
+    /// `v ← ρ v + (1 − ρ) g²`.
+    fn velocity(self, v: &mut f32, g: f32) {
+        *v = self.rho * *v + (1.0 - self.rho) * g * g;
+    }
+    /// `a ← ρ a + (1 − ρ) g`, the centered variant's mean gradient.
+    fn average(self, a: &mut f32, g: f32) {
+        *a = self.rho * *a + (1.0 - self.rho) * g;
+    }
+    /// `lr · g / √d`.
+    fn increment(self, g: f32, d: f32) -> f32 {
+        self.lr * g / d.sqrt()
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn plain_run(p: &mut [f32], g: &[f32], v: &mut [f32], c: Rms) {
+    for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+        c.velocity(v, g);
+        *p -= c.increment(g, *v + c.eps);
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn momentum_run(p: &mut [f32], g: &[f32], v: &mut [f32], s: &mut [f32], c: Rms) {
+    for (((p, &g), v), s) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(s.iter_mut()) {
+        c.velocity(v, g);
+        *s = c.mu * *s + c.increment(g, *v + c.eps);
+        *p -= *s;
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn centered_run(p: &mut [f32], g: &[f32], v: &mut [f32], a: &mut [f32], c: Rms) {
+    for (((p, &g), v), a) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(a.iter_mut()) {
+        c.velocity(v, g);
+        c.average(a, g);
+        *p -= c.increment(g, *v - *a * *a + c.eps);
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn centered_momentum_run(
+    p: &mut [f32],
+    g: &[f32],
+    v: &mut [f32],
+    s: &mut [f32],
+    a: &mut [f32],
+    c: Rms,
+) {
+    let state = v.iter_mut().zip(s.iter_mut()).zip(a.iter_mut());
+    for ((p, &g), ((v, s), a)) in p.iter_mut().zip(g).zip(state) {
+        c.velocity(v, g);
+        c.average(a, g);
+        *s = c.mu * *s + c.increment(g, *v - *a * *a + c.eps);
+        *p -= *s;
     }
 }
 

@@ -1,10 +1,11 @@
 //! Stochastic gradient descent, with optional (Nesterov) momentum.
 
 use crate::base::base_builder;
+use crate::elementwise::for_each_run;
 use crate::error::check_range;
 use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
 use keel_autograd::Tensor;
-use ndarray::Zip;
+use multiversion::multiversion;
 use serde::{Deserialize, Serialize};
 
 /// Stochastic gradient descent with Keras 3's momentum semantics.
@@ -147,17 +148,25 @@ impl UpdateRule for SgdRule {
             return;
         }
         let [velocity] = slots.zeros_like::<1>(param);
-        let zip = Zip::from(param).and(grad).and(velocity);
-        if self.nesterov {
-            zip.for_each(|p, &g, v| {
-                *v = mu * *v - lr * g;
-                *p += mu * *v - lr * g;
-            });
-        } else {
-            zip.for_each(|p, &g, v| {
-                *v = mu * *v - lr * g;
-                *p += *v;
-            });
+        let nesterov = self.nesterov;
+        for_each_run(param, grad, [velocity], |p, g, [v]| {
+            momentum_run(p, g, v, lr, mu, nesterov)
+        });
+    }
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn momentum_run(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, nesterov: bool) {
+    let triples = p.iter_mut().zip(g).zip(v.iter_mut());
+    if nesterov {
+        for ((p, &g), v) in triples {
+            *v = mu * *v - lr * g;
+            *p += mu * *v - lr * g;
+        }
+    } else {
+        for ((p, &g), v) in triples {
+            *v = mu * *v - lr * g;
+            *p += *v;
         }
     }
 }

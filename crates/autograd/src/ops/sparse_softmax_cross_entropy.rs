@@ -1,7 +1,7 @@
 //! Softmax cross-entropy against integer class labels, fused for stability.
 
 use crate::{Op, Tensor, Var};
-use ndarray::{Axis, Ix2};
+use ndarray::Ix2;
 
 /// Per-sample `logsumexp(z_i) - z_i[y_i]` for logits `z: [batch, classes]`.
 #[derive(Debug)]
@@ -15,14 +15,15 @@ impl Op for SparseSoftmaxCrossEntropy {
     }
     fn forward(&self, x: &[&Tensor]) -> Tensor {
         self.check(x[0]);
-        // Row by row, with no temporary tensor: ln Σ e^(z - max) - (z_y - max). This runs
-        // on every training step, where the generic log-softmax's broadcasts and five
-        // temporaries cost more than the arithmetic.
-        let losses = x[0]
-            .axis_iter(Axis(0))
+        // Row by row over plain slices, with no temporary tensor: ln Σ e^(z - max) minus
+        // (z_y - max). This runs on every training step, where the generic log-softmax's
+        // broadcasts and temporaries, or per-row dynamic-rank views, cost more than the
+        // arithmetic.
+        let logits = x[0].as_standard_layout();
+        let losses = rows(&logits)
             .zip(&self.labels)
             .map(|(z, &y)| {
-                let max = z.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                let max = row_max(z);
                 let sum: f32 = z.iter().map(|&v| (v - max).exp()).sum();
                 sum.ln() - (z[y as usize] - max)
             })
@@ -32,24 +33,43 @@ impl Op for SparseSoftmaxCrossEntropy {
     fn backward(&self, x: &[&Tensor], _y: &Tensor, g: &Tensor) -> Vec<Tensor> {
         // loss_i = ln Σ_k e^z_ik - z_i,y_i, so dloss_i/dz_ij = softmax(z_i)_j - [j = y_i].
         // One pass per row into a pooled buffer: this runs on every training step.
-        let mut d = crate::pool::tensor_for_overwrite(x[0].shape());
-        for (i, (mut row, z)) in d
-            .axis_iter_mut(Axis(0))
-            .zip(x[0].axis_iter(Axis(0)))
+        let logits = x[0].as_standard_layout();
+        let classes = logits.shape()[1];
+        let mut d = crate::pool::tensor_for_overwrite(logits.shape());
+        let out = d.as_slice_mut().expect("a fresh tensor is contiguous");
+        for (i, ((row, z), &y)) in out
+            .chunks_exact_mut(classes.max(1))
+            .zip(rows(&logits))
+            .zip(&self.labels)
             .enumerate()
         {
-            let max = z.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let max = row_max(z);
             let mut sum = 0.0;
-            row.zip_mut_with(&z, |r, &v| {
+            for (r, &v) in row.iter_mut().zip(z) {
                 *r = (v - max).exp();
                 sum += *r;
-            });
+            }
             let scale = g[i] / sum;
-            row.mapv_inplace(|e| e * scale);
-            row[self.labels[i] as usize] -= g[i];
+            row.iter_mut().for_each(|e| *e *= scale);
+            row[y as usize] -= g[i];
         }
         vec![d]
     }
+}
+
+/// The rows of a standard-layout `[batch, classes]` tensor as slices.
+fn rows<'a>(
+    logits: &'a ndarray::CowArray<'_, f32, ndarray::IxDyn>,
+) -> std::slice::ChunksExact<'a, f32> {
+    let classes = logits.shape()[1].max(1);
+    logits
+        .as_slice()
+        .expect("standard layout is contiguous")
+        .chunks_exact(classes)
+}
+
+fn row_max(z: &[f32]) -> f32 {
+    z.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v))
 }
 
 impl SparseSoftmaxCrossEntropy {

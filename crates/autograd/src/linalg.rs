@@ -2,10 +2,11 @@
 //!
 //! `gemm` picks AVX-512/AVX2/FMA kernels at run time and reads operands through strides,
 //! so transposed views (`a.t()`) are multiplied without a copy. A large product is cut
-//! into two column halves computed by single-threaded calls under `rayon::join`: one
-//! hand-off per product (gemm's own threading handed off per block and scaled poorly on
-//! two cores). The cut depends only on the shapes, so every element is summed in the same
-//! order with 1 or 2 threads: results are bit-identical (tested below and in the trainer).
+//! into column blocks (two halves, halved again while wide enough) computed by
+//! single-threaded calls under `rayon::join` (gemm's own threading handed off per small
+//! block and scaled poorly on two cores). The cut depends only on the shapes, so every
+//! element is summed in the same order with 1 or 2 threads: results are bit-identical
+//! (tested below and in the trainer).
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use std::cell::Cell;
@@ -64,18 +65,40 @@ pub fn matmul_into(
         return;
     }
     if splits_across_threads(m, k, n) {
-        // Two column halves, one per core. The split depends only on the shape, never on
-        // the thread count, so 1 and 2 threads sum every element in the same order.
-        let mid = (n / 2).next_multiple_of(SPLIT_ALIGN);
-        let (b_left, b_right) = b.split_at(Axis(1), mid);
-        let (out_left, out_right) = out.split_at(Axis(1), mid);
-        rayon::join(
-            || gemm_serial(a, b_left, out_left, accumulate),
-            || gemm_serial(a, b_right, out_right, accumulate),
-        );
+        split_columns(a, b, out, accumulate);
     } else {
         gemm_serial(a, b, out, accumulate);
     }
+}
+
+/// Column blocks are at least this wide and hold at least [`MIN_BLOCK_MACS`] of work.
+const MIN_BLOCK_COLS: usize = 128;
+const MIN_BLOCK_MACS: usize = PARALLEL_MIN_MACS / 4;
+
+/// `out (+)= a @ b` as column blocks computed by single-threaded calls, halved recursively
+/// under `rayon::join` while each half still makes a block. Four blocks of a 512-column
+/// product rather than two halves let the core that finishes first take the other's last
+/// block: on a shared host one virtual core often runs slower for a while, and with fixed
+/// halves the whole step waited for it. The cut depends only on the shape.
+fn split_columns(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
+    let mid = (b.ncols() / 2).next_multiple_of(SPLIT_ALIGN);
+    let (b_left, b_right) = b.split_at(Axis(1), mid);
+    let (out_left, out_right) = out.split_at(Axis(1), mid);
+    let (m, k) = a.dim();
+    let block = |b: ArrayView2<'_, f32>, out: ArrayViewMut2<'_, f32>| {
+        let half = b.ncols() / 2;
+        if half >= MIN_BLOCK_COLS && m * k * half >= MIN_BLOCK_MACS {
+            split_columns(a, b, out, accumulate)
+        } else {
+            gemm_serial(a, b, out, accumulate)
+        }
+    };
+    rayon::join(|| block(b_left, out_left), || block(b_right, out_right));
 }
 
 /// Whether [`matmul_into`] splits an `[m, k] @ [k, n]` product across two threads: when it
@@ -168,7 +191,8 @@ mod tests {
             (32, 784, 32),
             (128, 64, 10),
             (7, 0, 3),
-            (64, 256, 260), // large enough to be split into two column halves
+            (64, 256, 260),  // large enough to be split into two column halves
+            (32, 128, 1040), // and into halves of halves
         ] {
             let (a, b) = (sample(m, k, 1), sample(k, n, 2));
             let want = naive(&a, &b);

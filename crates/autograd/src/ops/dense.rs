@@ -141,6 +141,9 @@ impl Op for Dense {
 /// of any length when there is no bias).
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
 fn bias_then_activation(rows: &mut [f32], bias: Option<&[f32]>, act: Pointwise) {
+    if rows.is_empty() {
+        return; // also a layer of zero units, whose rows `chunks_exact_mut` cannot cut
+    }
     match (bias, act) {
         (Some(bias), Pointwise::Relu) => {
             for row in rows.chunks_exact_mut(bias.len()) {
@@ -205,6 +208,18 @@ mod tests {
             tensor(&[2, 4], vec![1.2, -0.8, 2.5, 0.1, -0.3, 0.7, 0.4, -1.1]),
             tensor(&[4], vec![0.1, -0.2, 0.3, 0.05]),
         ]
+    }
+
+    #[test]
+    fn a_layer_of_zero_units_gives_empty_rows() {
+        let tape = Tape::new();
+        let x = tape.constant(tensor(&[3, 2], vec![1.0; 6]));
+        let w = tape.constant(tensor(&[2, 0], vec![]));
+        let b = tape.constant(tensor(&[0], vec![]));
+        assert_eq!(
+            x.dense(w, Some(b), Pointwise::Relu).value().shape(),
+            &[3, 0]
+        );
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl Dataset {
         // Every element is overwritten below; a reused buffer of the right length is not
         // cleared first (the trainer's pooled batches always have it).
         x.resize(n * self.sample_size, 0.0);
-        self.write_features(indices, &mut x);
+        self.write_features(indices.iter().copied(), &mut x);
         let mut shape = IxDyn::zeros(1 + self.sample_shape().len());
         shape.slice_mut()[0] = n;
         shape.slice_mut()[1..].copy_from_slice(self.sample_shape());
@@ -181,8 +181,7 @@ impl Dataset {
     /// ```
     pub fn x_f32(&self) -> ArrayD<f32> {
         let mut x = vec![0.0; self.len() * self.sample_size];
-        let all: Vec<usize> = (0..self.len()).collect();
-        self.write_features(&all, &mut x);
+        self.write_features(0..self.len(), &mut x);
         let shape: Vec<usize> = std::iter::once(self.len())
             .chain(self.sample_shape().iter().copied())
             .collect();
@@ -190,7 +189,7 @@ impl Dataset {
     }
 
     /// Writes the samples at `indices` (relative, in range) into `out`, one after another.
-    fn write_features(&self, indices: &[usize], out: &mut [f32]) {
+    fn write_features(&self, indices: impl Iterator<Item = usize> + Clone, out: &mut [f32]) {
         let size = self.sample_size;
         if size == 0 {
             return;
@@ -198,11 +197,11 @@ impl Dataset {
         if let Features::U8 { data, .. } = &self.features {
             touch_cache_lines(
                 data,
-                indices.iter().map(|&i| (self.offset + i) * size),
+                indices.clone().map(|i| (self.offset + i) * size),
                 size,
             );
         }
-        for (row, &i) in out.chunks_exact_mut(size).zip(indices) {
+        for (row, i) in out.chunks_exact_mut(size).zip(indices) {
             let start = (self.offset + i) * size;
             match &self.features {
                 Features::U8 { data, scale } => {

@@ -180,7 +180,7 @@ impl ConfusionMatrix {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Three classes, ten samples (rows true, columns predicted):
@@ -191,7 +191,7 @@ mod tests {
     ///   t2 [  0  0  2 ]   2
     ///   predicted: 4  3  3
     /// ```
-    fn example() -> ConfusionMatrix {
+    pub(crate) fn example() -> ConfusionMatrix {
         let pairs = [
             (0, 0),
             (0, 0),

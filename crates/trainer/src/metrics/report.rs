@@ -66,25 +66,13 @@ impl fmt::Display for ConfusionMatrix {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::metrics::confusion::tests::example;
 
     #[test]
     fn display_shows_the_matrix_and_the_report() {
-        // The matrix of `confusion.rs`'s tests. Weighted averages (supports 4, 4, 2):
+        // The matrix of `confusion.rs`'s tests (`example`). Weighted averages (supports 4, 4, 2):
         // precision (4·3/4 + 4·2/3 + 2·2/3) / 10 = 0.7, recall (3 + 2 + 2) / 10 = 0.7,
         // f1 (4·3/4 + 4·4/7 + 2·4/5) / 10 = 0.68857.
-        let pairs = [
-            (0, 0),
-            (0, 0),
-            (0, 0),
-            (0, 1),
-            (1, 0),
-            (1, 1),
-            (1, 1),
-            (1, 2),
-            (2, 2),
-            (2, 2),
-        ];
         let expected = "\
 Confusion matrix (rows: true class, columns: predicted class)
    true\\pred    0    1    2
@@ -101,6 +89,6 @@ Confusion matrix (rows: true class, columns: predicted class)
    macro avg    0.6944    0.7500    0.7071        10
 weighted avg    0.7000    0.7000    0.6886        10
 ";
-        assert_eq!(ConfusionMatrix::from_pairs(3, pairs).to_string(), expected);
+        assert_eq!(example().to_string(), expected);
     }
 }

@@ -1,14 +1,15 @@
 //! Element-wise passes over contiguous slices: vectorized by the `#[multiversion]` kernels
-//! that call them, and cut into fixed-size chunks run on rayon's threads when long.
+//! that call them, and cut into fixed-size chunks shared by the
+//! [`parallel`](crate::parallel) threads when long.
 //!
 //! The chunks depend only on the length, and each element is computed on its own, so the
 //! result is bit-identical whatever the thread count.
 
+use crate::parallel::for_each_piece;
 use multiversion::multiversion;
-use rayon::prelude::*;
 
 /// Passes over fewer elements than this run on the calling thread.
-const PARALLEL_MIN_LEN: usize = 1 << 16;
+const PARALLEL_MIN_LEN: usize = 1 << 15;
 /// Elements per parallel chunk (a whole number of rows is added by the row variant).
 const CHUNK_LEN: usize = 1 << 14;
 
@@ -19,7 +20,7 @@ pub(crate) fn for_rows(data: &mut [f32], row_len: usize, f: impl Fn(&mut [f32]) 
     if data.len() < PARALLEL_MIN_LEN {
         f(data);
     } else {
-        data.par_chunks_mut(chunk).for_each(&f);
+        for_each_piece(data.chunks_mut(chunk), &f);
     }
 }
 
@@ -40,10 +41,11 @@ pub(crate) fn zip3(
     if out.len() < PARALLEL_MIN_LEN {
         f(out, a, b);
     } else {
-        out.par_chunks_mut(CHUNK_LEN)
-            .zip(a.par_chunks(CHUNK_LEN))
-            .zip(b.par_chunks(CHUNK_LEN))
-            .for_each(|((o, a), b)| f(o, a, b));
+        let chunks = out
+            .chunks_mut(CHUNK_LEN)
+            .zip(a.chunks(CHUNK_LEN))
+            .zip(b.chunks(CHUNK_LEN));
+        for_each_piece(chunks, |((o, a), b)| f(o, a, b));
     }
 }
 

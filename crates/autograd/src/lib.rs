@@ -20,6 +20,7 @@ mod gradients;
 mod linalg;
 mod op;
 pub mod ops;
+pub mod parallel;
 mod param;
 pub mod pool;
 mod tape;

@@ -22,9 +22,9 @@ pub fn inside_gemm() -> bool {
     INSIDE_GEMM.with(Cell::get)
 }
 
-/// Products with fewer multiply-adds than this run on the calling thread: below it,
-/// waking a second thread costs more than it saves.
-const PARALLEL_MIN_MACS: usize = 1 << 22;
+/// Products with fewer multiply-adds than this (about 2.5 µs of work on one core) run on the
+/// calling thread: below it, sharing costs more than it saves.
+const PARALLEL_MIN_MACS: usize = 1 << 18;
 /// Column splits land on multiples of the widest SIMD register (16 `f32`).
 const SPLIT_ALIGN: usize = 16;
 
@@ -64,53 +64,80 @@ pub fn matmul_into(
         }
         return;
     }
-    if splits_across_threads(m, k, n) {
+    if !splits_across_threads(m, k, n) {
+        gemm_serial(a, b, out, accumulate);
+    } else if n >= 2 * MIN_BLOCK_COLS {
         split_columns(a, b, out, accumulate);
     } else {
-        gemm_serial(a, b, out, accumulate);
+        split_rows(a, b, out, accumulate);
     }
 }
 
-/// Column blocks are at least this wide and hold at least [`MIN_BLOCK_MACS`] of work.
+/// Column blocks of a product cut in more than two are at least this wide and hold at least
+/// [`MIN_BLOCK_MACS`] multiply-adds.
 const MIN_BLOCK_COLS: usize = 128;
-const MIN_BLOCK_MACS: usize = PARALLEL_MIN_MACS / 4;
+const MIN_BLOCK_MACS: usize = 1 << 20;
 
-/// `out (+)= a @ b` as column blocks computed by single-threaded calls, halved recursively
-/// under `rayon::join` while each half still makes a block. Four blocks of a 512-column
-/// product rather than two halves let the core that finishes first take the other's last
-/// block: on a shared host one virtual core often runs slower for a while, and with fixed
-/// halves the whole step waited for it. The cut depends only on the shape.
+/// `out (+)= a @ b` as column blocks computed by single-threaded calls on the
+/// [`parallel`](crate::parallel) threads. A product narrower than two blocks is halved;
+/// a wider one is cut into blocks, so that the core that finishes first takes the other's
+/// last block (on a shared host one virtual core often runs slower for a while, and with
+/// fixed halves the whole step waited for it). The cut depends only on the shape.
 fn split_columns(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
-    out: ArrayViewMut2<'_, f32>,
+    mut out: ArrayViewMut2<'_, f32>,
     accumulate: bool,
 ) {
-    let mid = (b.ncols() / 2).next_multiple_of(SPLIT_ALIGN);
-    let (b_left, b_right) = b.split_at(Axis(1), mid);
-    let (out_left, out_right) = out.split_at(Axis(1), mid);
-    let (m, k) = a.dim();
-    let block = |b: ArrayView2<'_, f32>, out: ArrayViewMut2<'_, f32>| {
-        let half = b.ncols() / 2;
-        if half >= MIN_BLOCK_COLS && m * k * half >= MIN_BLOCK_MACS {
-            split_columns(a, b, out, accumulate)
-        } else {
-            gemm_serial(a, b, out, accumulate)
-        }
-    };
-    rayon::join(|| block(b_left, out_left), || block(b_right, out_right));
+    let width = block_width(a.len(), b.ncols());
+    let blocks = b
+        .axis_chunks_iter(Axis(1), width)
+        .zip(out.axis_chunks_iter_mut(Axis(1), width));
+    crate::parallel::for_each_piece(blocks, |(b, out)| gemm_serial(a, b, out, accumulate));
 }
 
-/// Whether [`matmul_into`] splits an `[m, k] @ [k, n]` product across two threads: when it
-/// has at least 4M multiply-adds and 32 columns. Below that, waking a second thread costs
-/// more than it saves.
+/// `out (+)= a @ b` as two halves of its rows on the [`parallel`](crate::parallel) threads:
+/// for products too narrow for column blocks. Halves of a narrow row-major output would
+/// share every cache line between the two cores (a 16-column half is one line, and buffers
+/// are not line-aligned), which cost more than the split saved; row halves share at most one.
+fn split_rows(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    mut out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
+    let half = a.nrows().div_ceil(2);
+    let halves = a
+        .axis_chunks_iter(Axis(0), half)
+        .zip(out.axis_chunks_iter_mut(Axis(0), half));
+    crate::parallel::for_each_piece(halves, |(a, out)| gemm_serial(a, b, out, accumulate));
+}
+
+/// The width of [`split_columns`]' blocks for an `[m, k] @ [k, n]` product (`lhs_len = m·k`):
+/// half the columns at most, [`MIN_BLOCK_COLS`] at least, doubled until a block holds
+/// [`MIN_BLOCK_MACS`], and no more than [`MAX_PIECES`](crate::parallel::MAX_PIECES) blocks.
+fn block_width(lhs_len: usize, n: usize) -> usize {
+    let half = (n / 2).next_multiple_of(SPLIT_ALIGN);
+    let mut width = MIN_BLOCK_COLS;
+    while width < half && lhs_len * width < MIN_BLOCK_MACS {
+        width *= 2;
+    }
+    let fewest = n
+        .div_ceil(crate::parallel::MAX_PIECES)
+        .next_multiple_of(SPLIT_ALIGN);
+    width.max(fewest).min(half)
+}
+
+/// Whether [`matmul_into`] splits an `[m, k] @ [k, n]` product across threads: when it
+/// has at least 256K multiply-adds, and either 256 columns (cut into column blocks) or 32
+/// rows (cut into halves). Below that, sharing costs more than it saves.
 ///
 /// ```
-/// assert!(keel_autograd::splits_across_threads(128, 784, 512));
-/// assert!(!keel_autograd::splits_across_threads(32, 784, 32));
+/// assert!(keel_autograd::splits_across_threads(32, 784, 32));
+/// assert!(!keel_autograd::splits_across_threads(32, 32, 10));
 /// ```
 pub fn splits_across_threads(m: usize, k: usize, n: usize) -> bool {
-    m * n * k >= PARALLEL_MIN_MACS && n >= 2 * SPLIT_ALIGN
+    m * n * k >= PARALLEL_MIN_MACS && (n >= 2 * MIN_BLOCK_COLS || m >= 2 * SPLIT_ALIGN)
 }
 
 /// One single-threaded `gemm` call: `out (+)= a @ b`, shapes already checked.
@@ -191,8 +218,9 @@ mod tests {
             (32, 784, 32),
             (128, 64, 10),
             (7, 0, 3),
-            (64, 256, 260),  // large enough to be split into two column halves
-            (32, 128, 1040), // and into halves of halves
+            (64, 256, 260),  // large enough to be split into column blocks
+            (32, 128, 1040), // of 256 columns
+            (33, 784, 32),   // into row halves of unequal length
         ] {
             let (a, b) = (sample(m, k, 1), sample(k, n, 2));
             let want = naive(&a, &b);
@@ -212,24 +240,35 @@ mod tests {
 
     #[test]
     fn the_split_threshold_is_where_the_docs_say() {
-        assert!(splits_across_threads(64, 256, 260));
-        assert!(!splits_across_threads(64, 256, 255)); // below 4M multiply-adds
-        assert!(!splits_across_threads(1 << 20, 256, 16)); // too few columns to halve
+        assert!(splits_across_threads(32, 256, 32)); // row halves
+        assert!(!splits_across_threads(32, 256, 31)); // below 256K multiply-adds
+        assert!(!splits_across_threads(16, 1 << 20, 128)); // too few rows and columns
+        assert!(splits_across_threads(16, 1 << 20, 256)); // column blocks
+    }
+
+    #[test]
+    fn blocks_are_halves_of_narrow_products_and_128_columns_of_wide_ones() {
+        assert_eq!(block_width(32 * 784, 32), 16); // W1's first layer: two halves
+        assert_eq!(block_width(128 * 784, 512), 128); // W2's: four blocks
+        assert_eq!(block_width(128 * 10, 784), 400); // a thin lhs: wider blocks
+        assert_eq!(block_width(1 << 20, 64 * 512), 512); // at most 64 blocks
     }
 
     #[test]
     fn one_and_two_threads_give_identical_bits() {
-        let (a, b) = (sample(128, 784, 3), sample(784, 512, 4));
-        let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let mut out = Array2::zeros((128, 512));
-            pool.install(|| matmul_into(a.view(), b.view(), out.view_mut(), false));
-            out
-        };
-        assert_eq!(run(1), run(2));
+        for (m, k, n) in [(128, 784, 512), (784, 32, 32)] {
+            let (a, b) = (sample(m, k, 3), sample(k, n, 4));
+            let run = |threads| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut out = Array2::zeros((m, n));
+                pool.install(|| matmul_into(a.view(), b.view(), out.view_mut(), false));
+                out
+            };
+            assert_eq!(run(1), run(2), "{m}x{k}x{n}");
+        }
     }
 
     #[test]

@@ -6,7 +6,6 @@ use multiversion::multiversion;
 use rand::rngs::SmallRng;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
-use rayon::prelude::*;
 
 /// Zeroes each input with probability `rate` during training and scales the survivors by
 /// `1 / (1 - rate)`, so evaluation is the identity (Keras `Dropout`, Srivastava et al. 2014).
@@ -98,7 +97,7 @@ fn fill_mask(mask: &mut [f32], rate: f32, seed: u64) {
         keep_or_drop(bits, threshold, scale.to_bits());
     };
     if mask.len() > 2 * MASK_CHUNK {
-        mask.par_chunks_mut(MASK_CHUNK).enumerate().for_each(fill);
+        keel_autograd::parallel::for_each_piece(mask.chunks_mut(MASK_CHUNK).enumerate(), fill);
     } else {
         mask.chunks_mut(MASK_CHUNK).enumerate().for_each(fill);
     }

@@ -1,5 +1,6 @@
 //! The loop every update rule runs: a parameter, its gradient and the rule's state
-//! tensors walked together as contiguous slices, halved across rayon's threads when large.
+//! tensors walked together as contiguous slices, cut into runs shared by the
+//! [`parallel`](keel_autograd::parallel) threads when large.
 //!
 //! Rules write their per-element arithmetic as a function over slices, tagged
 //! `#[multiversion]` so it is compiled for AVX-512 and AVX2 and picked at run time. Each
@@ -7,10 +8,11 @@
 //! the split and the instruction set change no bit of the result.
 
 use crate::PARALLEL_MIN_ELEMENTS;
+use keel_autograd::parallel::{for_each_piece, MAX_PIECES};
 use keel_autograd::Tensor;
 
 /// Calls `kernel(param, grad, slots)` over matching contiguous runs of the parameter, its
-/// gradient and `K` state tensors of the same shape, on two threads above
+/// gradient and `K` state tensors of the same shape, on every allowed thread above
 /// [`PARALLEL_MIN_ELEMENTS`].
 pub(crate) fn for_each_run<const K: usize>(
     param: &mut Tensor,
@@ -37,20 +39,37 @@ fn split<const K: usize>(
     if param.len() < PARALLEL_MIN_ELEMENTS {
         return kernel(param, grad, slots);
     }
-    let mid = param.len() / 2;
-    let (p_left, p_right) = param.split_at_mut(mid);
-    let (g_left, g_right) = grad.split_at(mid);
-    let mut halves = slots.map(|s| {
-        let (left, right) = s.split_at_mut(mid);
-        (Some(left), Some(right))
+    let run = run_len(param.len(), keel_autograd::parallel::threads());
+    let mut params = param.chunks_mut(run);
+    let mut grads = grad.chunks(run);
+    let mut slots = slots.map(|s| s.chunks_mut(run));
+    let runs = std::iter::from_fn(|| {
+        let p = params.next()?;
+        let g = grads.next().expect("grad as long as param");
+        let s = slots
+            .each_mut()
+            .map(|s| s.next().expect("slot as long as param"));
+        Some((p, g, s))
     });
-    let left = std::array::from_fn(|i| halves[i].0.take().expect("taken once"));
-    let right = std::array::from_fn(|i| halves[i].1.take().expect("taken once"));
-    rayon::join(
-        || split(p_left, g_left, left, kernel),
-        || split(p_right, g_right, right, kernel),
-    );
+    for_each_piece(runs, |(p, g, s)| kernel(p, g, s));
 }
+
+/// The length of the runs [`for_each_run`] cuts `len` elements into for `threads` threads.
+/// Up to [`LONG_RUN`] elements, one run per thread, so each core updates the same part of a
+/// weight matrix whose gradient it computed (a product's row halves, see
+/// `keel_autograd::matmul_into`) rather than fetching it from the other's cache. Longer
+/// tensors are cut in runs of `LONG_RUN` or more, at most `MAX_PIECES`, so that the faster
+/// core takes more of them. The cut never changes a result: each element is updated alone.
+fn run_len(len: usize, threads: usize) -> usize {
+    if len <= LONG_RUN * threads {
+        len.div_ceil(threads.max(1))
+    } else {
+        len.div_ceil(MAX_PIECES).max(LONG_RUN)
+    }
+}
+
+/// See [`run_len`].
+const LONG_RUN: usize = 1 << 15;
 
 /// The tensor's elements in row-major order, converting it to that layout first if a
 /// caller built it otherwise (once: the update keeps the layout).
@@ -71,7 +90,7 @@ mod tests {
     }
 
     #[test]
-    fn halves_on_threads_match_one_serial_pass() {
+    fn runs_on_threads_match_one_serial_pass() {
         let n = 3 * PARALLEL_MIN_ELEMENTS + 5;
         let (mut p, g, mut s) = (ramp(n), ramp(n), Tensor::zeros(IxDyn(&[n])));
         for_each_run(&mut p, &g, [&mut s], |p, g, [s]| {

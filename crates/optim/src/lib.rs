@@ -56,9 +56,9 @@ mod state;
 #[cfg(test)]
 mod testing;
 
-/// Element-wise updates of at least this many elements are split over rayon's threads;
-/// below it the hand-off costs more than the work.
-pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+/// Element-wise updates of at least this many elements are shared between threads (see
+/// `keel_autograd::parallel`); below it the hand-off costs more than the work.
+pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 14;
 
 pub use adagrad::Adagrad;
 pub use adam::Adam;

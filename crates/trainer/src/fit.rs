@@ -113,7 +113,6 @@ impl Sequential {
         }
         let rng = FitRng::seed_from_u64(options.seed);
         let mut run = Run {
-            steps_on_pool: crate::batching::steps_split_products(self, options.batch_size),
             guard: GuardRun::new(&options.guard, self),
             epoch_rng: rng.clone(),
             rng,
@@ -171,8 +170,6 @@ pub(crate) struct Run<'a> {
     guard: GuardRun,
     history: History,
     last_logs: Logs,
-    /// Whether steps run on a rayon worker (see `batching::on_pool_worker`).
-    steps_on_pool: bool,
 }
 
 /// How an epoch ended.
@@ -284,12 +281,8 @@ impl Run<'_> {
                 &mut self.telemetry,
             );
             let weights = batch_weights.clone();
-            // The batch is gathered on the thread that runs the step, so its pooled buffer
-            // returns to that thread's pool when the step's tape is dropped.
-            let step = crate::batching::on_pool_worker(self.steps_on_pool, || {
-                let batch = crate::batching::gather_pooled(train, indices);
-                model.train_step(batch, weights, rng, means, guard, telemetry)
-            })?;
+            let batch = crate::batching::gather_pooled(train, indices);
+            let step = model.train_step(batch, weights, rng, means, guard, telemetry)?;
             let next = match &step.trigger {
                 None => {
                     self.means.add_loss(step.loss, n);

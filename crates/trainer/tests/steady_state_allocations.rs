@@ -16,7 +16,7 @@ const LARGE: usize = 16 * 1024;
 
 struct CountingAllocator;
 
-// Process-wide, since a step may run on a rayon worker; the tests take `SERIAL` so they
+// Process-wide, since pieces of a step run on helper threads; the tests take `SERIAL` so they
 // never count each other's allocations.
 static KEEL_ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 static GEMM_WORKSPACES: AtomicUsize = AtomicUsize::new(0);

@@ -1,5 +1,6 @@
 //! Norms, and clipping each tensor by its own L2 norm.
 
+use keel_autograd::parallel::{for_each_piece, MAX_PIECES};
 use keel_autograd::Tensor;
 use multiversion::multiversion;
 
@@ -32,14 +33,21 @@ pub(crate) fn sum_squares(t: &Tensor) -> f64 {
     }
 }
 
-/// Halves at least [`crate::PARALLEL_MIN_ELEMENTS`] long are summed on two threads.
+/// Data at least [`crate::PARALLEL_MIN_ELEMENTS`] long is summed in runs shared between
+/// threads, whose sums are then added in order: the runs depend on the length alone.
 fn sum_squares_split(data: &[f32]) -> f64 {
     if data.len() < crate::PARALLEL_MIN_ELEMENTS {
         return sum_squares_run(data);
     }
-    let (left, right) = data.split_at(data.len() / 2);
-    let (l, r) = rayon::join(|| sum_squares_split(left), || sum_squares_split(right));
-    l + r
+    let run = data
+        .len()
+        .div_ceil(MAX_PIECES)
+        .max(crate::PARALLEL_MIN_ELEMENTS / 2);
+    let mut sums = [0.0f64; MAX_PIECES];
+    for_each_piece(data.chunks(run).zip(&mut sums), |(run, sum)| {
+        *sum = sum_squares_run(run)
+    });
+    sums.iter().sum()
 }
 
 /// Thirty-two independent accumulators: enough for the compiler to keep four AVX-512

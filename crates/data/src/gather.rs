@@ -189,11 +189,31 @@ impl Dataset {
     }
 
     /// Writes the samples at `indices` (relative, in range) into `out`, one after another.
-    fn write_features(&self, indices: impl Iterator<Item = usize> + Clone, out: &mut [f32]) {
+    /// A batch of at least [`SPLIT_MIN_ROWS`] rows is written as two halves on the
+    /// `keel_autograd::parallel` threads: the same row halves the first layer's product is
+    /// cut into, so each core multiplies the rows it wrote and already holds in its cache.
+    fn write_features(&self, indices: impl Iterator<Item = usize> + Clone + Sync, out: &mut [f32]) {
+        let size = self.sample_size;
+        let rows = out.len().checked_div(size).unwrap_or(0);
+        if rows < SPLIT_MIN_ROWS {
+            return self.write_rows(indices, out);
+        }
+        let half = rows.div_ceil(2);
+        let (first, second) = out.split_at_mut(half * size);
+        let halves = [(0, first), (half, second)];
+        keel_autograd::parallel::for_each_piece(halves, |(start, out)| {
+            self.write_rows(indices.clone().skip(start), out)
+        });
+    }
+
+    /// [`write_features`](Self::write_features) on the calling thread, for as many of
+    /// `indices` as `out` has rows.
+    fn write_rows(&self, indices: impl Iterator<Item = usize> + Clone, out: &mut [f32]) {
         let size = self.sample_size;
         if size == 0 {
             return;
         }
+        let indices = indices.take(out.len() / size);
         if let Features::U8 { data, .. } = &self.features {
             touch_cache_lines(
                 data,
@@ -212,6 +232,9 @@ impl Dataset {
         }
     }
 }
+
+/// Batches with fewer rows are gathered on one thread.
+const SPLIT_MIN_ROWS: usize = 32;
 
 /// Reads one byte of every cache line of the samples starting at `starts`, `size` bytes
 /// each. Samples sit at random places in a dataset larger than the cache; these loads are

@@ -249,6 +249,22 @@ fn gather_converts_and_orders_samples() {
 }
 
 #[test]
+fn a_large_batch_gathered_in_two_halves_matches_row_by_row() {
+    let ds = images(40);
+    let order: Vec<usize> = (0..40).map(|i| (i * 7) % 40).collect(); // 33 rows, odd halves
+    let batch = ds.gather(&order[..33]);
+    for (row, &i) in order[..33].iter().enumerate() {
+        let want = ds.gather(&[i]).x; // one row: gathered on one thread
+        assert_eq!(
+            batch.x.index_axis(ndarray::Axis(0), row),
+            want.index_axis(ndarray::Axis(0), 0),
+            "row {row}"
+        );
+    }
+    assert_eq!(ds.x_f32(), ds.gather(&(0..40).collect::<Vec<_>>()).x);
+}
+
+#[test]
 fn gather_into_reuses_buffers_and_switches_target_kinds() {
     let y = array![[1.0_f32, 0.0], [0.0, 1.0], [0.5, 0.5]];
     let x = array![[1.0_f32], [2.0], [3.0]].into_dyn();

@@ -34,21 +34,27 @@ pub(crate) fn sum_squares(t: &Tensor) -> f64 {
 }
 
 /// Data at least [`crate::PARALLEL_MIN_ELEMENTS`] long is summed in runs shared between
-/// threads, whose sums are then added in order: the runs depend on the length alone.
+/// threads, whose sums are then added in order. The runs depend on the length alone: halves
+/// up to [`HALVES_MAX`] (the halves the optimizer updates on two cores, so each core sums
+/// what it holds), else at most `MAX_PIECES` runs.
 fn sum_squares_split(data: &[f32]) -> f64 {
     if data.len() < crate::PARALLEL_MIN_ELEMENTS {
         return sum_squares_run(data);
     }
-    let run = data
-        .len()
-        .div_ceil(MAX_PIECES)
-        .max(crate::PARALLEL_MIN_ELEMENTS / 2);
+    let run = if data.len() <= HALVES_MAX {
+        data.len().div_ceil(2)
+    } else {
+        data.len().div_ceil(MAX_PIECES).max(HALVES_MAX / 2)
+    };
     let mut sums = [0.0f64; MAX_PIECES];
     for_each_piece(data.chunks(run).zip(&mut sums), |(run, sum)| {
         *sum = sum_squares_run(run)
     });
     sums.iter().sum()
 }
+
+/// See [`sum_squares_split`].
+const HALVES_MAX: usize = 1 << 16;
 
 /// Thirty-two independent accumulators: enough for the compiler to keep four AVX-512
 /// registers of `f64` adds in flight (one accumulator is one long dependency chain).

@@ -223,11 +223,30 @@ struct Moments {
     eps: f32,
 }
 
+/// A moment that has decayed below the smallest normal `f32` (1.2e-38), stored as zero.
+///
+/// The first moment of a weight whose gradient is zero for a while (an MNIST border pixel's)
+/// decays by `β₁` a step into the subnormal range, and every vector operation that reads a
+/// subnormal takes a microcode assist: 5 % of W1's first-layer moments were subnormal,
+/// which doubled the cost of the update. What such a moment adds to its weight is below
+/// 1e-30 — below the last bit of any weight larger than 1e-23 — so flushing it changes no
+/// result that matters, the way TensorFlow and XLA run their CPU kernels with denormals
+/// flushed. (Changing the processor's flush-to-zero mode instead is undefined behaviour in
+/// Rust.)
+#[inline(always)]
+fn flush_subnormal(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        x
+    }
+}
+
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
 fn adam_run(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: Moments) {
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        *m += (g - *m) * c.one_minus_b1;
-        *v += (g * g - *v) * c.one_minus_b2;
+        *m = flush_subnormal(*m + (g - *m) * c.one_minus_b1);
+        *v = flush_subnormal(*v + (g * g - *v) * c.one_minus_b2);
         *p -= c.alpha * *m / (v.sqrt() + c.eps);
     }
 }
@@ -243,8 +262,8 @@ fn amsgrad_run(
 ) {
     let moments = m.iter_mut().zip(v.iter_mut()).zip(v_hat.iter_mut());
     for ((p, &g), ((m, v), v_hat)) in p.iter_mut().zip(g).zip(moments) {
-        *m += (g - *m) * c.one_minus_b1;
-        *v += (g * g - *v) * c.one_minus_b2;
+        *m = flush_subnormal(*m + (g - *m) * c.one_minus_b1);
+        *v = flush_subnormal(*v + (g * g - *v) * c.one_minus_b2);
         *v_hat = v_hat.max(*v);
         *p -= c.alpha * *m / (v_hat.sqrt() + c.eps);
     }

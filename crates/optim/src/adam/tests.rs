@@ -78,6 +78,31 @@ fn state_holds_two_moments_per_parameter() {
 }
 
 #[test]
+fn moments_that_decay_below_the_normal_range_are_stored_as_zero() {
+    // A gradient of 1e-30 once, then zeros: m = 1e-31 decays by 0.9 a step and v = 1e-63
+    // underflows at once; after ~200 zero steps m would be subnormal (< 1.2e-38).
+    let mut opt = Optimizer::try_from(Adam::new(0.01)).unwrap();
+    let mut w = Param::new(tensor(&[2], vec![0.5, 0.25]));
+    for step in 0..300 {
+        let g = if step == 0 { 1e-30 } else { 0.0 };
+        let mut grads = Gradients::default();
+        grads.insert(w.id(), tensor(&[2], vec![g, 0.0]));
+        opt.step([("w".to_string(), &mut w)], &mut grads).unwrap();
+        let slots = &opt.state().slots()["w"];
+        for moment in slots.tensors() {
+            assert!(
+                moment.iter().all(|&x| x == 0.0 || x.is_normal()),
+                "step {step}: {moment}"
+            );
+        }
+    }
+    assert_eq!(opt.state().slots()["w"].tensors()[0][[0]], 0.0);
+    // The weights moved by what the normal moments gave and nothing else.
+    assert_eq!(w.value()[[1]], 0.25);
+    assert!((w.value()[[0]] - 0.5).abs() < 0.011, "{}", w.value());
+}
+
+#[test]
 fn invalid_hyper_parameters_are_errors() {
     let err = |a: Adam| Optimizer::try_from(a).unwrap_err();
     assert!(matches!(

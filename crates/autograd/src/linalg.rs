@@ -68,9 +68,39 @@ pub fn matmul_into(
         gemm_serial(a, b, out, accumulate);
     } else if n >= 2 * MIN_BLOCK_COLS {
         split_columns(a, b, out, accumulate);
+    } else if k >= 4 * m {
+        split_inner(a, b, out, accumulate);
     } else {
         split_rows(a, b, out, accumulate);
     }
+}
+
+/// `out (+)= a[:, ..h] @ b[..h] + a[:, h..] @ b[h..]` with `h = k / 2`, the two products on
+/// the [`parallel`](crate::parallel) threads: for a long inner dimension and a small output
+/// (a batch times a first-layer kernel). Each core then reads only its half of the kernel's
+/// rows, the half the optimizer updates on that core, and its half of the batch's columns,
+/// the half it gathered; only the small output crosses between cores.
+fn split_inner(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    mut out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
+    let half = a.ncols() / 2;
+    let (a_first, a_second) = a.split_at(Axis(1), half);
+    let (b_first, b_second) = b.split_at(Axis(0), half);
+    let mut scratch = crate::pool::take(out.len());
+    let mut second = ArrayViewMut2::from_shape(out.dim(), &mut scratch)
+        .expect("the scratch holds exactly the output");
+    let products = [
+        (a_first, b_first, out.view_mut(), accumulate),
+        (a_second, b_second, second.view_mut(), false),
+    ];
+    crate::parallel::for_each_piece(products, |(a, b, out, accumulate)| {
+        gemm_serial(a, b, out, accumulate)
+    });
+    out += &second;
+    crate::pool::recycle_vec(scratch);
 }
 
 /// Column blocks of a product cut in more than two are at least this wide and hold at least
@@ -130,7 +160,8 @@ fn block_width(lhs_len: usize, n: usize) -> usize {
 
 /// Whether [`matmul_into`] splits an `[m, k] @ [k, n]` product across threads: when it
 /// has at least 256K multiply-adds, and either 256 columns (cut into column blocks) or 32
-/// rows (cut into halves). Below that, sharing costs more than it saves.
+/// rows (cut into two halves of the inner dimension when it is at least four times longer,
+/// else into row halves). Below that, sharing costs more than it saves.
 ///
 /// ```
 /// assert!(keel_autograd::splits_across_threads(32, 784, 32));
@@ -220,7 +251,8 @@ mod tests {
             (7, 0, 3),
             (64, 256, 260),  // large enough to be split into column blocks
             (32, 128, 1040), // of 256 columns
-            (33, 784, 32),   // into row halves of unequal length
+            (33, 784, 32),   // into halves of the inner dimension
+            (200, 33, 32),   // into row halves of unequal length
         ] {
             let (a, b) = (sample(m, k, 1), sample(k, n, 2));
             let want = naive(&a, &b);
@@ -256,7 +288,7 @@ mod tests {
 
     #[test]
     fn one_and_two_threads_give_identical_bits() {
-        for (m, k, n) in [(128, 784, 512), (784, 32, 32)] {
+        for (m, k, n) in [(128, 784, 512), (784, 32, 32), (32, 784, 32)] {
             let (a, b) = (sample(m, k, 3), sample(k, n, 4));
             let run = |threads| {
                 let pool = rayon::ThreadPoolBuilder::new()

@@ -1,7 +1,7 @@
 //! Turning samples of a [`Dataset`] into `f32` batches.
 
 use multiversion::multiversion;
-use ndarray::{Array2, ArrayD, Dimension, IxDyn};
+use ndarray::{Array2, ArrayD, ArrayViewMut2, Axis, Dimension, IxDyn};
 
 use crate::dataset::{Dataset, Features, TargetStore};
 use crate::targets::BatchTargets;
@@ -189,45 +189,51 @@ impl Dataset {
     }
 
     /// Writes the samples at `indices` (relative, in range) into `out`, one after another.
-    /// A batch of at least [`SPLIT_MIN_ROWS`] rows is written as two halves on the
-    /// `keel_autograd::parallel` threads: the same row halves the first layer's product is
-    /// cut into, so each core multiplies the rows it wrote and already holds in its cache.
+    /// A batch of at least [`SPLIT_MIN_ROWS`] rows is written as two halves of every sample
+    /// on the `keel_autograd::parallel` threads: the halves of the inner dimension the first
+    /// layer's product is cut into, so each core multiplies the columns it wrote and already
+    /// holds in its cache.
     fn write_features(&self, indices: impl Iterator<Item = usize> + Clone + Sync, out: &mut [f32]) {
         let size = self.sample_size;
         let rows = out.len().checked_div(size).unwrap_or(0);
-        if rows < SPLIT_MIN_ROWS {
-            return self.write_rows(indices, out);
+        let mut out = ArrayViewMut2::from_shape((rows, size), out)
+            .expect("the buffer holds rows × sample size values");
+        if rows < SPLIT_MIN_ROWS || size < 2 {
+            return self.write_columns(indices, 0, out);
         }
-        let half = rows.div_ceil(2);
-        let (first, second) = out.split_at_mut(half * size);
-        let halves = [(0, first), (half, second)];
-        keel_autograd::parallel::for_each_piece(halves, |(start, out)| {
-            self.write_rows(indices.clone().skip(start), out)
+        let (first, second) = out.view_mut().split_at(Axis(1), size / 2);
+        keel_autograd::parallel::for_each_piece([(0, first), (size / 2, second)], |(from, out)| {
+            self.write_columns(indices.clone(), from, out)
         });
     }
 
-    /// [`write_features`](Self::write_features) on the calling thread, for as many of
-    /// `indices` as `out` has rows.
-    fn write_rows(&self, indices: impl Iterator<Item = usize> + Clone, out: &mut [f32]) {
-        let size = self.sample_size;
-        if size == 0 {
-            return;
-        }
-        let indices = indices.take(out.len() / size);
+    /// Writes features `from..from + out.ncols()` of the samples at `indices` into the rows of
+    /// `out`, on the calling thread.
+    fn write_columns(
+        &self,
+        indices: impl Iterator<Item = usize> + Clone,
+        from: usize,
+        mut out: ArrayViewMut2<'_, f32>,
+    ) {
+        let (size, width) = (self.sample_size, out.ncols());
+        let indices = indices.take(out.nrows());
         if let Features::U8 { data, .. } = &self.features {
             touch_cache_lines(
                 data,
-                indices.clone().map(|i| (self.offset + i) * size),
-                size,
+                indices.clone().map(|i| (self.offset + i) * size + from),
+                width,
             );
         }
-        for (row, i) in out.chunks_exact_mut(size).zip(indices) {
-            let start = (self.offset + i) * size;
+        for (mut row, i) in out.rows_mut().into_iter().zip(indices) {
+            let start = (self.offset + i) * size + from;
+            let row = row
+                .as_slice_mut()
+                .expect("rows of a row-major buffer are contiguous");
             match &self.features {
                 Features::U8 { data, scale } => {
-                    bytes_to_f32(&data[start..start + size], *scale, row)
+                    bytes_to_f32(&data[start..start + width], *scale, row)
                 }
-                Features::F32(data) => row.copy_from_slice(&data[start..start + size]),
+                Features::F32(data) => row.copy_from_slice(&data[start..start + width]),
             }
         }
     }

@@ -15,6 +15,7 @@
 //! the thread count as long as callers cut the work by its size alone.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -55,9 +56,34 @@ pub fn for_each_piece<P: Send>(pieces: impl IntoIterator<Item = P>, task: impl F
     }
 }
 
-/// How many threads [`for_each_piece`] may use from here: rayon's count.
+/// How many threads [`for_each_piece`] may use from the calling thread: rayon's count,
+/// lowered by [`set_thread_cap`].
 pub fn threads() -> usize {
-    rayon::current_num_threads()
+    let rayon = rayon::current_num_threads();
+    match CAP.with(Cell::get) {
+        0 => rayon,
+        cap => rayon.min(cap),
+    }
+}
+
+/// Caps the threads that [`for_each_piece`] calls made from this thread use (`None` lifts
+/// the cap). Pieces stay the same, so capping changes the speed, never a result: the
+/// trainer runs steps on one thread when it measures that sharing them is slower.
+///
+/// ```
+/// use keel_autograd::parallel::{set_thread_cap, threads};
+/// set_thread_cap(Some(1));
+/// assert_eq!(threads(), 1);
+/// set_thread_cap(None);
+/// assert!(threads() >= 1);
+/// ```
+pub fn set_thread_cap(cap: Option<usize>) {
+    CAP.with(|c| c.set(cap.unwrap_or(0)));
+}
+
+thread_local! {
+    /// This thread's cap; 0 for none.
+    static CAP: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Calls `task` once on each item, on as many threads as are allowed and awake.

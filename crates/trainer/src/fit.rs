@@ -3,6 +3,7 @@
 mod incident;
 mod logs;
 mod resume;
+mod thread_choice;
 
 use crate::callbacks::{CallbackList, FitInfo};
 use crate::file::{EpochState, FitShape};
@@ -113,6 +114,7 @@ impl Sequential {
         }
         let rng = FitRng::seed_from_u64(options.seed);
         let mut run = Run {
+            threads: thread_choice::ThreadChoice::new(),
             guard: GuardRun::new(&options.guard, self),
             epoch_rng: rng.clone(),
             rng,
@@ -170,6 +172,8 @@ pub(crate) struct Run<'a> {
     guard: GuardRun,
     history: History,
     last_logs: Logs,
+    /// Whether steps are shared between cores (see `thread_choice`).
+    threads: thread_choice::ThreadChoice,
 }
 
 /// How an epoch ended.
@@ -281,8 +285,11 @@ impl Run<'_> {
                 &mut self.telemetry,
             );
             let weights = batch_weights.clone();
+            self.threads.before_step();
+            let started = Instant::now();
             let batch = crate::batching::gather_pooled(train, indices);
             let step = model.train_step(batch, weights, rng, means, guard, telemetry)?;
+            self.threads.after_step(started.elapsed());
             let next = match &step.trigger {
                 None => {
                     self.means.add_loss(step.loss, n);

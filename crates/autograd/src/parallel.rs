@@ -30,9 +30,10 @@ pub const MAX_PIECES: usize = 64;
 const SPIN_BEFORE_PARK: Duration = Duration::from_micros(500);
 
 /// Runs `task` on every piece, spread over the calling thread and up to
-/// [`rayon::current_num_threads`]` - 1` helpers. Pieces are taken in order by whichever
-/// thread is free, so a slow core takes fewer; each piece runs exactly once, and the call
-/// returns when all have. Called from inside a task, it runs the pieces on the calling
+/// [`threads`]` - 1` helpers. The calling thread takes pieces from the front and helpers
+/// from the back, each as soon as it is free, so a slow core takes fewer while each core
+/// keeps to its end of the work from one call to the next; each piece runs exactly once,
+/// and the call returns when all have. Called from inside a task, it runs the pieces on the calling
 /// thread. A panic in a task stops the handing out of pieces and is raised again here once
 /// no task is running.
 ///
@@ -121,27 +122,63 @@ impl<T> ItemsPtr<T> {
 // one thread at a time (see `for_each_mut`).
 unsafe impl<T: Send> Sync for ItemsPtr<T> {}
 
-/// One published job: its tasks, the next unclaimed index and the first panic.
+/// One published job: its tasks, the unclaimed indices and the first panic.
 struct Job<'a> {
     run: &'a (dyn Fn(usize) + Sync),
-    count: usize,
-    next: AtomicUsize,
+    /// The unclaimed indices `front..back`, packed as `front << 32 | back`. The caller takes
+    /// them from the front and helpers from the back, so with two threads each core gets
+    /// the same end of every job, step after step: the first half of a layer's rows on one
+    /// core, the second on the other, and the data each core wrote stays in its cache. When
+    /// one core runs slow, the other still takes more pieces from its end.
+    unclaimed: AtomicU64,
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl Job<'_> {
-    /// Claims and runs indices until none is left. A panic is kept for the caller, and no
-    /// index is handed out after it.
-    fn work(&self) {
-        let claimed = panic::catch_unwind(AssertUnwindSafe(|| loop {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= self.count {
-                break;
+    fn new(run: &(dyn Fn(usize) + Sync), count: usize) -> Job<'_> {
+        let count = u32::try_from(count).expect("at most MAX_PIECES pieces a round");
+        Job {
+            run,
+            unclaimed: AtomicU64::new(u64::from(count)),
+            panic: Mutex::new(None),
+        }
+    }
+
+    /// The next index from the front or the back, if any is left.
+    fn claim(&self, from_front: bool) -> Option<usize> {
+        let mut ends = self.unclaimed.load(Ordering::Relaxed);
+        loop {
+            let (front, back) = (ends >> 32, ends & u64::from(u32::MAX));
+            if front >= back {
+                return None;
             }
-            (self.run)(i);
+            let (taken, rest) = if from_front {
+                (front, ((front + 1) << 32) | back)
+            } else {
+                (back - 1, (front << 32) | (back - 1))
+            };
+            match self.unclaimed.compare_exchange_weak(
+                ends,
+                rest,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(taken as usize),
+                Err(now) => ends = now,
+            }
+        }
+    }
+
+    /// Claims and runs indices from one end until none is left. A panic is kept for the
+    /// caller, and no index is handed out after it.
+    fn work(&self, from_front: bool) {
+        let claimed = panic::catch_unwind(AssertUnwindSafe(|| {
+            while let Some(i) = self.claim(from_front) {
+                (self.run)(i);
+            }
         }));
         if let Err(payload) = claimed {
-            self.next.fetch_max(self.count, Ordering::Relaxed);
+            self.unclaimed.store(0, Ordering::Relaxed);
             self.panic
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -228,12 +265,7 @@ impl Pool {
     /// Publishes `count` tasks to at most `limit` helpers, works on them, and returns once
     /// every task has finished; then re-raises the first panic. Releases `busy`.
     fn run(&self, count: usize, limit: usize, run: &(dyn Fn(usize) + Sync)) {
-        let job = Job {
-            run,
-            count,
-            next: AtomicUsize::new(0),
-            panic: Mutex::new(None),
-        };
+        let job = Job::new(run, count);
         let epoch = word::epoch(self.state.load(Ordering::Relaxed)).wrapping_add(1);
         self.job.store(
             (&job as *const Job<'_>).cast_mut().cast(),
@@ -249,7 +281,7 @@ impl Pool {
                 .flatten()
                 .for_each(Thread::unpark);
         }
-        job.work();
+        job.work(true);
         self.state.fetch_and(!word::OPEN, Ordering::AcqRel);
         while word::joined(self.state.load(Ordering::Acquire)) != 0 {
             std::hint::spin_loop();
@@ -284,7 +316,7 @@ impl Pool {
                     // pointer was stored before the word was opened (Release/SeqCst store,
                     // read here after the Acquire exchange), so it is this job's.
                     let job = unsafe { &*self.job.load(Ordering::Relaxed).cast::<Job<'_>>() };
-                    job.work();
+                    job.work(false);
                     self.state.fetch_sub(1, Ordering::Release);
                     idle_since = Instant::now();
                 }
@@ -383,29 +415,35 @@ mod tests {
     }
 
     #[test]
-    fn a_helper_takes_pieces_when_two_threads_are_allowed() {
+    fn a_helper_takes_pieces_from_the_back_when_two_threads_are_allowed() {
         if thread::available_parallelism().map_or(1, usize::from) < 2 {
             return;
         }
         // Each piece waits (up to 0.2 s) for a piece to start on another thread. A call that
         // found the pool busy with another test runs serially, so a few attempts are allowed.
-        let seen = Mutex::new(HashSet::new());
+        let ran = Mutex::new(Vec::new());
         for _attempt in 0..50 {
-            seen.lock().unwrap().clear();
+            ran.lock().unwrap().clear();
             let deadline = Instant::now() + Duration::from_millis(200);
-            with_threads(2, || {
-                for_each_piece(0..2, |_| {
-                    seen.lock().unwrap().insert(thread::current().id());
-                    while seen.lock().unwrap().len() < 2 && Instant::now() < deadline {
+            let caller = with_threads(2, || {
+                for_each_piece(0..3, |i| {
+                    ran.lock().unwrap().push((i, thread::current().id()));
+                    while ran.lock().unwrap().len() < 2 && Instant::now() < deadline {
                         std::hint::spin_loop();
                     }
-                })
+                });
+                thread::current().id()
             });
-            if seen.lock().unwrap().len() == 2 {
-                break;
+            let ran = ran.lock().unwrap();
+            let threads: HashSet<_> = ran.iter().map(|&(_, id)| id).collect();
+            if threads.len() == 2 {
+                // The caller started at the front, the helper at the back.
+                assert!(ran.contains(&(0, caller)), "{ran:?}");
+                assert!(ran.iter().any(|&(i, id)| i == 2 && id != caller), "{ran:?}");
+                return;
             }
         }
-        assert_eq!(seen.lock().unwrap().len(), 2);
+        panic!("no helper took a piece in 50 attempts");
     }
 
     #[test]

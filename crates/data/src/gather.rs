@@ -189,10 +189,11 @@ impl Dataset {
     }
 
     /// Writes the samples at `indices` (relative, in range) into `out`, one after another.
-    /// A batch of at least [`SPLIT_MIN_ROWS`] rows is written as two halves of every sample
-    /// on the `keel_autograd::parallel` threads: the halves of the inner dimension the first
-    /// layer's product is cut into, so each core multiplies the columns it wrote and already
-    /// holds in its cache.
+    /// A batch of at least [`SPLIT_MIN_ROWS`] rows is written in two halves on the
+    /// `keel_autograd::parallel` threads, cut the way `keel_autograd::matmul_into` cuts the
+    /// first layer's product of this batch: halves of every sample when a sample is at
+    /// least four times longer than the batch (the product's inner dimension is cut), else
+    /// halves of the rows. Each core then multiplies what it wrote, already in its cache.
     fn write_features(&self, indices: impl Iterator<Item = usize> + Clone + Sync, out: &mut [f32]) {
         let size = self.sample_size;
         let rows = out.len().checked_div(size).unwrap_or(0);
@@ -201,10 +202,19 @@ impl Dataset {
         if rows < SPLIT_MIN_ROWS || size < 2 {
             return self.write_columns(indices, 0, out);
         }
-        let (first, second) = out.view_mut().split_at(Axis(1), size / 2);
-        keel_autograd::parallel::for_each_piece([(0, first), (size / 2, second)], |(from, out)| {
-            self.write_columns(indices.clone(), from, out)
-        });
+        use keel_autograd::parallel::for_each_piece;
+        if size >= 4 * rows {
+            let (first, second) = out.view_mut().split_at(Axis(1), size / 2);
+            for_each_piece([(0, first), (size / 2, second)], |(from, out)| {
+                self.write_columns(indices.clone(), from, out)
+            });
+        } else {
+            let half = rows.div_ceil(2);
+            let (first, second) = out.view_mut().split_at(Axis(0), half);
+            for_each_piece([(0, first), (half, second)], |(skip, out)| {
+                self.write_columns(indices.clone().skip(skip), 0, out)
+            });
+        }
     }
 
     /// Writes features `from..from + out.ncols()` of the samples at `indices` into the rows of

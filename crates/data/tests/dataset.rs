@@ -249,7 +249,7 @@ fn gather_converts_and_orders_samples() {
 }
 
 #[test]
-fn a_large_batch_gathered_as_two_halves_of_each_sample_matches_row_by_row() {
+fn a_large_batch_gathered_in_two_halves_matches_row_by_row() {
     let ds = images(40);
     let order: Vec<usize> = (0..40).map(|i| (i * 7) % 40).collect();
     let batch = ds.gather(&order[..33]);
@@ -262,12 +262,13 @@ fn a_large_batch_gathered_as_two_halves_of_each_sample_matches_row_by_row() {
         );
     }
     assert_eq!(ds.x_f32(), ds.gather(&(0..40).collect::<Vec<_>>()).x);
-    // An odd sample size gives unequal halves.
-    let pixels = (0..40 * 7).map(|p| (p % 251) as u8).collect();
-    let odd = Dataset::from_u8(pixels, vec![7], 1.0, Targets::Classes(vec![0; 40])).unwrap();
-    let batch = odd.gather(&order[..33]);
+    // Samples at least four times longer than the batch are cut into two halves each
+    // (an odd length into unequal ones) rather than the batch into two halves of its rows.
+    let pixels = (0..40 * 201).map(|p| (p % 251) as u8).collect();
+    let long = Dataset::from_u8(pixels, vec![201], 1.0, Targets::Classes(vec![0; 40])).unwrap();
+    let batch = long.gather(&order[..33]);
     for (row, &i) in order[..33].iter().enumerate() {
-        let want: Vec<f32> = (0..7).map(|k| ((i * 7 + k) % 251) as f32).collect();
+        let want: Vec<f32> = (0..201).map(|k| ((i * 201 + k) % 251) as f32).collect();
         let got: Vec<f32> = batch
             .x
             .index_axis(ndarray::Axis(0), row)

@@ -2,11 +2,11 @@
 //!
 //! `gemm` picks AVX-512/AVX2/FMA kernels at run time and reads operands through strides,
 //! so transposed views (`a.t()`) are multiplied without a copy. A large product is cut
-//! into column blocks (two halves, halved again while wide enough) computed by
-//! single-threaded calls under `rayon::join` (gemm's own threading handed off per small
-//! block and scaled poorly on two cores). The cut depends only on the shapes, so every
-//! element is summed in the same order with 1 or 2 threads: results are bit-identical
-//! (tested below and in the trainer).
+//! into pieces (column blocks, halves of the inner dimension or row halves) computed by
+//! single-threaded calls on the [`parallel`](crate::parallel) threads (gemm's own
+//! threading handed off per small block and scaled poorly on two cores). The cut depends
+//! only on the shapes, so every element is summed in the same order with 1 or 2 threads:
+//! results are bit-identical (tested below and in the trainer).
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use std::cell::Cell;

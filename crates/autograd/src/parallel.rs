@@ -3,11 +3,11 @@
 //!
 //! A step of a small model is a chain of 5–15 µs pieces (a product, an optimizer pass).
 //! Rayon's workers fall asleep between them, and a `rayon::join` from the training thread
-//! then cost 30–45 µs here (a sleeping virtual core is woken through the hypervisor) — more
-//! than the work it shares. These helpers spin for [`SPIN_BEFORE_PARK`] after each job, so a
-//! job reaches them in well under a microsecond while training runs, and they park when it
-//! stops. The calling thread always works too and never waits for a helper to wake: pieces
-//! nobody else claimed, it runs itself.
+//! then cost 20–45 µs more than the work itself here (a sleeping virtual core is woken
+//! through the hypervisor). These helpers spin for 0.5 ms after each job, so a job reaches
+//! them in well under a microsecond while training runs, and they park when it stops. The
+//! calling thread always works too and never waits for a helper to wake: pieces nobody
+//! else claimed, it runs itself.
 //!
 //! How many threads share a job follows rayon ([`rayon::current_num_threads`]): set
 //! `RAYON_NUM_THREADS`, or call from inside a rayon pool's `install`, and both agree.

@@ -18,8 +18,8 @@ const MIN_POOLED_LEN: usize = 1024;
 /// At most this many free buffers of one length are kept.
 const MAX_PER_LEN: usize = 16;
 
-/// Free buffers by length. Shared by every thread (a training step may run on any rayon
-/// worker); the lock is taken once per buffer, never while computing.
+/// Free buffers by length. Shared by every thread (pieces of a step run on helper
+/// threads); the lock is taken once per buffer, never while computing.
 static FREE: Mutex<BTreeMap<usize, Vec<Vec<f32>>>> = Mutex::new(BTreeMap::new());
 
 fn free() -> std::sync::MutexGuard<'static, BTreeMap<usize, Vec<Vec<f32>>>> {

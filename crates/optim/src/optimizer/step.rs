@@ -271,13 +271,14 @@ impl Optimizer {
     }
 }
 
-/// `p -= p * wd * lr` element-wise, on both cores for large tensors.
+/// `p -= p * wd * lr` element-wise, in runs shared between threads for large tensors.
 fn decay(p: &mut Tensor, wd: f32, lr: f32) {
-    let zip = Zip::from(p);
     let shrink = |x: &mut f32| *x -= *x * wd * lr;
-    if zip.size() >= crate::PARALLEL_MIN_ELEMENTS {
-        zip.par_for_each(shrink);
-    } else {
-        zip.for_each(shrink);
+    match p.as_slice_memory_order_mut() {
+        Some(data) if data.len() >= crate::PARALLEL_MIN_ELEMENTS => {
+            let runs = data.chunks_mut(crate::PARALLEL_MIN_ELEMENTS / 2);
+            keel_autograd::parallel::for_each_piece(runs, |run| run.iter_mut().for_each(shrink));
+        }
+        _ => Zip::from(p).for_each(shrink),
     }
 }

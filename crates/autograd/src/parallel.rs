@@ -33,9 +33,9 @@ const SPIN_BEFORE_PARK: Duration = Duration::from_micros(500);
 /// [`threads`]` - 1` helpers. The calling thread takes pieces from the front and helpers
 /// from the back, each as soon as it is free, so a slow core takes fewer while each core
 /// keeps to its end of the work from one call to the next; each piece runs exactly once,
-/// and the call returns when all have. Called from inside a task, it runs the pieces on the calling
-/// thread. A panic in a task stops the handing out of pieces and is raised again here once
-/// no task is running.
+/// and the call returns when all have. Called from inside a task, it runs the pieces on
+/// the calling thread. A panic in a task stops the handing out of pieces and is raised
+/// again here once no task is running.
 ///
 /// The pieces are typically disjoint parts of buffers, cut by their size alone:
 ///
@@ -69,7 +69,8 @@ pub fn threads() -> usize {
 
 /// Caps the threads that [`for_each_piece`] calls made from this thread use (`None` lifts
 /// the cap). Pieces stay the same, so capping changes the speed, never a result: the
-/// trainer runs steps on one thread when it measures that sharing them is slower.
+/// trainer runs steps on one thread when it measures that sharing them is slower (`fit`
+/// sets the training thread's cap while it runs and lifts it when it returns).
 ///
 /// ```
 /// use keel_autograd::parallel::{set_thread_cap, threads};

@@ -223,6 +223,16 @@ struct Moments {
     eps: f32,
 }
 
+impl Moments {
+    /// `m ← β₁ m + (1 − β₁) g` and `v ← β₂ v + (1 − β₂) g²`, each flushed to zero once it
+    /// decays below the normal range.
+    #[inline(always)]
+    fn advance(self, m: &mut f32, v: &mut f32, g: f32) {
+        *m = flush_subnormal(*m + (g - *m) * self.one_minus_b1);
+        *v = flush_subnormal(*v + (g * g - *v) * self.one_minus_b2);
+    }
+}
+
 /// A moment that has decayed below the smallest normal `f32` (1.2e-38), stored as zero.
 ///
 /// The first moment of a weight whose gradient is zero for a while (an MNIST border pixel's)
@@ -245,8 +255,7 @@ fn flush_subnormal(x: f32) -> f32 {
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
 fn adam_run(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: Moments) {
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        *m = flush_subnormal(*m + (g - *m) * c.one_minus_b1);
-        *v = flush_subnormal(*v + (g * g - *v) * c.one_minus_b2);
+        c.advance(m, v, g);
         *p -= c.alpha * *m / (v.sqrt() + c.eps);
     }
 }
@@ -262,8 +271,7 @@ fn amsgrad_run(
 ) {
     let moments = m.iter_mut().zip(v.iter_mut()).zip(v_hat.iter_mut());
     for ((p, &g), ((m, v), v_hat)) in p.iter_mut().zip(g).zip(moments) {
-        *m = flush_subnormal(*m + (g - *m) * c.one_minus_b1);
-        *v = flush_subnormal(*v + (g * g - *v) * c.one_minus_b2);
+        c.advance(m, v, g);
         *v_hat = v_hat.max(*v);
         *p -= c.alpha * *m / (v_hat.sqrt() + c.eps);
     }

@@ -12,5 +12,5 @@ echo "hidden_width epoch_median_s (W1 shape 784-h-10, batch 128, 3 epochs)"
 for h in 32 128 512 1024 2048; do echo "$h $($bench w1 --epochs 3 --batch-size 128 --hidden "$h" | median)"; done
 echo "threads w1_epoch_median_s w2_epoch_median_s (default batch sizes, 3 epochs)"
 for t in 1 2; do
-  echo "$t $(RAYON_NUM_THREADS=$t $bench w1 --epochs 3 | median) $(RAYON_NUM_THREADS=$t $bench w2 --epochs 3 | median)"
+  echo "$t $(KEEL_NUM_THREADS=$t $bench w1 --epochs 3 | median) $(KEEL_NUM_THREADS=$t $bench w2 --epochs 3 | median)"
 done

@@ -3,7 +3,7 @@
 //! training step's time is judged.
 //!
 //! ```sh
-//! RAYON_NUM_THREADS=1 cargo run --release -p keel-autograd --example gemm_throughput
+//! KEEL_NUM_THREADS=1 cargo run --release -p keel-autograd --example gemm_throughput
 //! cargo run --release -p keel-autograd --example gemm_throughput
 //! ```
 
@@ -21,7 +21,7 @@ fn main() {
         (784, 32, 32, "W1 layer 1 kernel gradient"),
         (1024, 1024, 1024, "square"),
     ];
-    println!("threads: {}", rayon::current_num_threads());
+    println!("threads: {}", keel_runtime::Runtime::global().threads());
     for (m, k, n, what) in shapes {
         let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 13) as f32 * 0.01);
         let b = Array2::from_shape_fn((k, n), |(i, j)| ((i * 5 + j) % 11) as f32 * 0.01);

@@ -1,26 +1,20 @@
 //! Element-wise passes over contiguous slices: vectorized by the `#[multiversion]` kernels
-//! that call them, and cut into fixed-size chunks shared by the
-//! [`parallel`](crate::parallel) threads when long.
+//! that call them, and cut into runs by [`keel_runtime::plan::runs`] and shared by the
+//! runtime's threads when long.
 //!
-//! The chunks depend only on the length, and each element is computed on its own, so the
+//! The runs depend only on the length, and each element is computed on its own, so the
 //! result is bit-identical whatever the thread count.
 
-use crate::parallel::for_each_piece;
+use keel_runtime::{for_each_piece, plan};
 use multiversion::multiversion;
-
-/// Passes over fewer elements than this run on the calling thread.
-const PARALLEL_MIN_LEN: usize = 1 << 15;
-/// Elements per parallel chunk (a whole number of rows is added by the row variant).
-const CHUNK_LEN: usize = 1 << 14;
 
 /// Calls `f(rows)` on runs of whole rows of `row_len` elements of `data`.
 pub(crate) fn for_rows(data: &mut [f32], row_len: usize, f: impl Fn(&mut [f32]) + Sync) {
-    let rows_per_chunk = CHUNK_LEN.div_ceil(row_len.max(1));
-    let chunk = (rows_per_chunk * row_len).max(1);
-    if data.len() < PARALLEL_MIN_LEN {
+    let run = plan::row_runs(data.len(), row_len);
+    if run >= data.len() {
         f(data);
     } else {
-        for_each_piece(data.chunks_mut(chunk), &f);
+        for_each_piece(data.chunks_mut(run), &f);
     }
 }
 
@@ -38,13 +32,11 @@ pub(crate) fn zip3(
         a.len(),
         b.len()
     );
-    if out.len() < PARALLEL_MIN_LEN {
+    let run = plan::runs(out.len());
+    if run >= out.len() {
         f(out, a, b);
     } else {
-        let chunks = out
-            .chunks_mut(CHUNK_LEN)
-            .zip(a.chunks(CHUNK_LEN))
-            .zip(b.chunks(CHUNK_LEN));
+        let chunks = out.chunks_mut(run).zip(a.chunks(run)).zip(b.chunks(run));
         for_each_piece(chunks, |((o, a), b)| f(o, a, b));
     }
 }

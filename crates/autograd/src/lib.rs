@@ -20,16 +20,19 @@ mod gradients;
 mod linalg;
 mod op;
 pub mod ops;
-pub mod parallel;
 mod param;
-pub mod pool;
 mod tape;
 mod tensor;
 mod var;
 
+/// The current runtime's buffer arena, where the hot ops take their outputs.
+use keel_runtime::buffers as pool;
+
 pub use gradcheck::{check_gradients, GradCheck, GradCheckFailure};
 pub use gradients::Gradients;
-pub use linalg::{inside_gemm, matmul_into, splits_across_threads};
+#[cfg(feature = "alloc-audit")]
+pub use linalg::inside_gemm;
+pub use linalg::matmul_into;
 pub use op::Op;
 pub use param::{Param, ParamId};
 pub use tape::Tape;

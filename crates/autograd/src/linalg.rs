@@ -2,31 +2,36 @@
 //!
 //! `gemm` picks AVX-512/AVX2/FMA kernels at run time and reads operands through strides,
 //! so transposed views (`a.t()`) are multiplied without a copy. A large product is cut
-//! into pieces (column blocks, halves of the inner dimension or row halves) computed by
-//! single-threaded calls on the [`parallel`](crate::parallel) threads (gemm's own
-//! threading handed off per small block and scaled poorly on two cores). The cut depends
-//! only on the shapes, so every element is summed in the same order with 1 or 2 threads:
-//! results are bit-identical (tested below and in the trainer).
+//! into pieces as [`keel_runtime::plan::product`] says (column blocks, halves of the inner
+//! dimension or row halves), each computed by a single-threaded call on the runtime's
+//! threads (gemm's own threading handed off per small block and scaled poorly). The cut
+//! depends only on the shapes, so every element is summed in the same order whatever the
+//! thread count: results are bit-identical (tested below and in the trainer).
 
+use keel_runtime::plan::{self, ProductCut};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
-use std::cell::Cell;
 
+#[cfg(feature = "alloc-audit")]
 thread_local! {
-    static INSIDE_GEMM: Cell<bool> = const { Cell::new(false) };
+    static INSIDE_GEMM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// True while this thread is inside the GEMM library. The library allocates a packing
 /// workspace for some calls; an allocation audit (the trainer's steady-state test) uses
 /// this to tell that workspace apart from Keel's own tensors, which are all reused.
+#[cfg(feature = "alloc-audit")]
 pub fn inside_gemm() -> bool {
-    INSIDE_GEMM.with(Cell::get)
+    INSIDE_GEMM.with(std::cell::Cell::get)
 }
 
-/// Products with fewer multiply-adds than this (about 2.5 µs of work on one core) run on the
-/// calling thread: below it, sharing costs more than it saves.
-const PARALLEL_MIN_MACS: usize = 1 << 18;
-/// Column splits land on multiples of the widest SIMD register (16 `f32`).
-const SPLIT_ALIGN: usize = 16;
+/// Marks this thread as inside GEMM while `f` runs (for the allocation audit).
+fn in_gemm(f: impl FnOnce()) {
+    #[cfg(feature = "alloc-audit")]
+    INSIDE_GEMM.with(|flag| flag.set(true));
+    f();
+    #[cfg(feature = "alloc-audit")]
+    INSIDE_GEMM.with(|flag| flag.set(false));
+}
 
 /// `out = a @ b`, or `out += a @ b` when `accumulate` is true.
 ///
@@ -64,111 +69,70 @@ pub fn matmul_into(
         }
         return;
     }
-    if !splits_across_threads(m, k, n) {
-        gemm_serial(a, b, out, accumulate);
-    } else if n >= 2 * MIN_BLOCK_COLS {
-        split_columns(a, b, out, accumulate);
-    } else if k >= 4 * m {
-        split_inner(a, b, out, accumulate);
-    } else {
-        split_rows(a, b, out, accumulate);
+    match plan::product(m, k, n) {
+        ProductCut::Serial => gemm_serial(a, b, out, accumulate),
+        ProductCut::Columns { width } => split_columns(a, b, out, accumulate, width),
+        ProductCut::Inner { at } => split_inner(a, b, out, accumulate, at),
+        ProductCut::Rows { at } => split_rows(a, b, out, accumulate, at),
     }
 }
 
-/// `out (+)= a[:, ..h] @ b[..h] + a[:, h..] @ b[h..]` with `h = k / 2`, the two products on
-/// the [`parallel`](crate::parallel) threads: for a long inner dimension and a small output
-/// (a batch times a first-layer kernel). Each core then reads only its half of the kernel's
-/// rows, the half the optimizer updates on that core, and its half of the batch's columns,
-/// the half it gathered; only the small output crosses between cores.
+/// `out (+)= a[:, ..h] @ b[..h] + a[:, h..] @ b[h..]`, the two products on the runtime's
+/// threads: for a long inner dimension and a small output (a batch times a first-layer
+/// kernel). Each core then reads only its half of the kernel's rows, the half the optimizer
+/// updates on that core, and its half of the batch's columns, the half it gathered; only
+/// the small output crosses between cores.
 fn split_inner(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
     mut out: ArrayViewMut2<'_, f32>,
     accumulate: bool,
+    half: usize,
 ) {
-    let half = a.ncols() / 2;
     let (a_first, a_second) = a.split_at(Axis(1), half);
     let (b_first, b_second) = b.split_at(Axis(0), half);
-    let mut scratch = crate::pool::take(out.len());
+    let mut scratch = keel_runtime::buffers::take(out.len());
     let mut second = ArrayViewMut2::from_shape(out.dim(), &mut scratch)
         .expect("the scratch holds exactly the output");
     let products = [
         (a_first, b_first, out.view_mut(), accumulate),
         (a_second, b_second, second.view_mut(), false),
     ];
-    crate::parallel::for_each_piece(products, |(a, b, out, accumulate)| {
+    keel_runtime::for_each_piece(products, |(a, b, out, accumulate)| {
         gemm_serial(a, b, out, accumulate)
     });
     out += &second;
-    crate::pool::recycle_vec(scratch);
+    keel_runtime::buffers::recycle_vec(scratch);
 }
 
-/// Column blocks of a product cut in more than two are at least this wide and hold at least
-/// [`MIN_BLOCK_MACS`] multiply-adds.
-const MIN_BLOCK_COLS: usize = 128;
-const MIN_BLOCK_MACS: usize = 1 << 20;
-
-/// `out (+)= a @ b` as column blocks computed by single-threaded calls on the
-/// [`parallel`](crate::parallel) threads. A product narrower than two blocks is halved;
-/// a wider one is cut into blocks, so that the core that finishes first takes the other's
-/// last block (on a shared host one virtual core often runs slower for a while, and with
-/// fixed halves the whole step waited for it). The cut depends only on the shape.
+/// `out (+)= a @ b` as column blocks of `width` computed by single-threaded calls on the
+/// runtime's threads; the core that finishes first takes the other's last block.
 fn split_columns(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
     mut out: ArrayViewMut2<'_, f32>,
     accumulate: bool,
+    width: usize,
 ) {
-    let width = block_width(a.len(), b.ncols());
     let blocks = b
         .axis_chunks_iter(Axis(1), width)
         .zip(out.axis_chunks_iter_mut(Axis(1), width));
-    crate::parallel::for_each_piece(blocks, |(b, out)| gemm_serial(a, b, out, accumulate));
+    keel_runtime::for_each_piece(blocks, |(b, out)| gemm_serial(a, b, out, accumulate));
 }
 
-/// `out (+)= a @ b` as two halves of its rows on the [`parallel`](crate::parallel) threads:
-/// for products too narrow for column blocks. Halves of a narrow row-major output would
-/// share every cache line between the two cores (a 16-column half is one line, and buffers
-/// are not line-aligned), which cost more than the split saved; row halves share at most one.
+/// `out (+)= a @ b` as two halves of its rows on the runtime's threads: for products too
+/// narrow for column blocks, whose halves would share cache lines of the output.
 fn split_rows(
     a: ArrayView2<'_, f32>,
     b: ArrayView2<'_, f32>,
     mut out: ArrayViewMut2<'_, f32>,
     accumulate: bool,
+    half: usize,
 ) {
-    let half = a.nrows().div_ceil(2);
     let halves = a
         .axis_chunks_iter(Axis(0), half)
         .zip(out.axis_chunks_iter_mut(Axis(0), half));
-    crate::parallel::for_each_piece(halves, |(a, out)| gemm_serial(a, b, out, accumulate));
-}
-
-/// The width of [`split_columns`]' blocks for an `[m, k] @ [k, n]` product (`lhs_len = m·k`):
-/// half the columns at most, [`MIN_BLOCK_COLS`] at least, doubled until a block holds
-/// [`MIN_BLOCK_MACS`], and no more than [`MAX_PIECES`](crate::parallel::MAX_PIECES) blocks.
-fn block_width(lhs_len: usize, n: usize) -> usize {
-    let half = (n / 2).next_multiple_of(SPLIT_ALIGN);
-    let mut width = MIN_BLOCK_COLS;
-    while width < half && lhs_len * width < MIN_BLOCK_MACS {
-        width *= 2;
-    }
-    let fewest = n
-        .div_ceil(crate::parallel::MAX_PIECES)
-        .next_multiple_of(SPLIT_ALIGN);
-    width.max(fewest).min(half)
-}
-
-/// Whether [`matmul_into`] splits an `[m, k] @ [k, n]` product across threads: when it
-/// has at least 256K multiply-adds, and either 256 columns (cut into column blocks) or 32
-/// rows (cut into two halves of the inner dimension when it is at least four times longer,
-/// else into row halves). Below that, sharing costs more than it saves.
-///
-/// ```
-/// assert!(keel_autograd::splits_across_threads(32, 784, 32));
-/// assert!(!keel_autograd::splits_across_threads(32, 32, 10));
-/// ```
-pub fn splits_across_threads(m: usize, k: usize, n: usize) -> bool {
-    m * n * k >= PARALLEL_MIN_MACS && (n >= 2 * MIN_BLOCK_COLS || m >= 2 * SPLIT_ALIGN)
+    keel_runtime::for_each_piece(halves, |(a, out)| gemm_serial(a, b, out, accumulate));
 }
 
 /// One single-threaded `gemm` call: `out (+)= a @ b`, shapes already checked.
@@ -191,8 +155,7 @@ fn gemm_serial(
     // the two halves of a split are disjoint views from `split_at`. `T = f32` is a type
     // `gemm` supports, so it does not panic on the type. `Parallelism::None` runs the call
     // on this thread only.
-    INSIDE_GEMM.with(|f| f.set(true));
-    unsafe {
+    in_gemm(|| unsafe {
         gemm::gemm(
             m,
             n,
@@ -214,8 +177,7 @@ fn gemm_serial(
             false,
             gemm::Parallelism::None,
         );
-    }
-    INSIDE_GEMM.with(|f| f.set(false));
+    });
 }
 
 #[cfg(test)]
@@ -252,7 +214,7 @@ mod tests {
             (64, 256, 260),  // large enough to be split into column blocks
             (32, 128, 1040), // of 256 columns
             (33, 784, 32),   // into halves of the inner dimension
-            (200, 33, 32),   // into row halves of unequal length
+            (301, 33, 32),   // into row halves of unequal length
         ] {
             let (a, b) = (sample(m, k, 1), sample(k, n, 2));
             let want = naive(&a, &b);
@@ -271,36 +233,35 @@ mod tests {
     }
 
     #[test]
-    fn the_split_threshold_is_where_the_docs_say() {
-        assert!(splits_across_threads(32, 256, 32)); // row halves
-        assert!(!splits_across_threads(32, 256, 31)); // below 256K multiply-adds
-        assert!(!splits_across_threads(16, 1 << 20, 128)); // too few rows and columns
-        assert!(splits_across_threads(16, 1 << 20, 256)); // column blocks
-    }
-
-    #[test]
-    fn blocks_are_halves_of_narrow_products_and_128_columns_of_wide_ones() {
-        assert_eq!(block_width(32 * 784, 32), 16); // W1's first layer: two halves
-        assert_eq!(block_width(128 * 784, 512), 128); // W2's: four blocks
-        assert_eq!(block_width(128 * 10, 784), 400); // a thin lhs: wider blocks
-        assert_eq!(block_width(1 << 20, 64 * 512), 512); // at most 64 blocks
-    }
-
-    #[test]
-    fn one_and_two_threads_give_identical_bits() {
-        for (m, k, n) in [(128, 784, 512), (784, 32, 32), (32, 784, 32)] {
+    fn one_and_two_threads_give_identical_bits_on_every_split_path() {
+        let two = keel_runtime::Runtime::builder().threads(2).build().unwrap();
+        let one = keel_runtime::Runtime::builder().threads(1).build().unwrap();
+        for (m, k, n) in [(128, 784, 512), (784, 32, 32), (32, 784, 32), (301, 33, 32)] {
+            assert_ne!(plan::product(m, k, n), ProductCut::Serial, "{m}x{k}x{n}");
             let (a, b) = (sample(m, k, 3), sample(k, n, 4));
-            let run = |threads| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+            let run = |runtime: &keel_runtime::Runtime| {
                 let mut out = Array2::zeros((m, n));
-                pool.install(|| matmul_into(a.view(), b.view(), out.view_mut(), false));
+                runtime.install(|| matmul_into(a.view(), b.view(), out.view_mut(), false));
                 out
             };
-            assert_eq!(run(1), run(2), "{m}x{k}x{n}");
+            assert_eq!(run(&one), run(&two), "{m}x{k}x{n}");
         }
+        if keel_runtime::available_cpus() < 2 {
+            eprintln!("skipped: one CPU, so the helper may never have run a piece");
+        } else {
+            // A helper that is not given a core in time leaves its pieces to the caller:
+            // retry a few products until one ran a piece.
+            let (a, b) = (sample(128, 784, 5), sample(784, 512, 6));
+            let mut out = Array2::zeros((128, 512));
+            for _ in 0..1000 {
+                if two.pieces_run_by_helpers() > 0 {
+                    break;
+                }
+                two.install(|| matmul_into(a.view(), b.view(), out.view_mut(), false));
+            }
+            assert!(two.pieces_run_by_helpers() > 0, "no helper ran a piece");
+        }
+        assert_eq!(one.pieces_run_by_helpers(), 0);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Turning samples of a [`Dataset`] into `f32` batches.
 
+use keel_runtime::for_each_piece;
+use keel_runtime::plan::BatchCut;
 use multiversion::multiversion;
 use ndarray::{Array2, ArrayD, ArrayViewMut2, Axis, Dimension, IxDyn};
 
@@ -188,32 +190,29 @@ impl Dataset {
         ArrayD::from_shape_vec(shape, x).expect("x_f32: buffer length matches shape")
     }
 
-    /// Writes the samples at `indices` (relative, in range) into `out`, one after another.
-    /// A batch of at least [`SPLIT_MIN_ROWS`] rows is written in two halves on the
-    /// `keel_autograd::parallel` threads, cut the way `keel_autograd::matmul_into` cuts the
-    /// first layer's product of this batch: halves of every sample when a sample is at
-    /// least four times longer than the batch (the product's inner dimension is cut), else
-    /// halves of the rows. Each core then multiplies what it wrote, already in its cache.
+    /// Writes the samples at `indices` (relative, in range) into `out`, one after another,
+    /// in the halves [`keel_runtime::plan::batch`] gives on the runtime's threads: the halves
+    /// the first layer's product of this batch reads, so each core multiplies what it
+    /// wrote, already in its cache.
     fn write_features(&self, indices: impl Iterator<Item = usize> + Clone + Sync, out: &mut [f32]) {
         let size = self.sample_size;
         let rows = out.len().checked_div(size).unwrap_or(0);
         let mut out = ArrayViewMut2::from_shape((rows, size), out)
             .expect("the buffer holds rows × sample size values");
-        if rows < SPLIT_MIN_ROWS || size < 2 {
-            return self.write_columns(indices, 0, out);
-        }
-        use keel_autograd::parallel::for_each_piece;
-        if size >= 4 * rows {
-            let (first, second) = out.view_mut().split_at(Axis(1), size / 2);
-            for_each_piece([(0, first), (size / 2, second)], |(from, out)| {
-                self.write_columns(indices.clone(), from, out)
-            });
-        } else {
-            let half = rows.div_ceil(2);
-            let (first, second) = out.view_mut().split_at(Axis(0), half);
-            for_each_piece([(0, first), (half, second)], |(skip, out)| {
-                self.write_columns(indices.clone().skip(skip), 0, out)
-            });
+        match keel_runtime::plan::batch(rows, size) {
+            BatchCut::Serial => self.write_columns(indices, 0, out),
+            BatchCut::Columns { at } => {
+                let (first, second) = out.view_mut().split_at(Axis(1), at);
+                for_each_piece([(0, first), (at, second)], |(from, out)| {
+                    self.write_columns(indices.clone(), from, out)
+                });
+            }
+            BatchCut::Rows { at } => {
+                let (first, second) = out.view_mut().split_at(Axis(0), at);
+                for_each_piece([(0, first), (at, second)], |(skip, out)| {
+                    self.write_columns(indices.clone().skip(skip), 0, out)
+                });
+            }
         }
     }
 
@@ -248,9 +247,6 @@ impl Dataset {
         }
     }
 }
-
-/// Batches with fewer rows are gathered on one thread.
-const SPLIT_MIN_ROWS: usize = 32;
 
 /// Reads one byte of every cache line of the samples starting at `starts`, `size` bytes
 /// each. Samples sit at random places in a dataset larger than the cache; these loads are

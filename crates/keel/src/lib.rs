@@ -27,13 +27,21 @@
 //!
 //! The crates behind the facade: [`autograd`] (the tape), [`layers`], [`optim`]
 //! (optimizers and clipping), [`data`] (IDX/MNIST loading and batching) and [`trainer`]
-//! (`Sequential`, `fit`, losses, metrics, model files).
+//! (`Sequential`, `fit`, losses, metrics, model files); [`runtime`] configures the threads
+//! and buffers the work runs on.
 
 pub use keel_autograd as autograd;
 pub use keel_data as data;
 pub use keel_layers as layers;
 pub use keel_optim as optim;
 pub use keel_trainer as trainer;
+
+/// Where Keel's work runs: threads (`KEEL_NUM_THREADS`, else the CPUs this process may use)
+/// and a buffer arena with a byte budget. Pass a [`Runtime`](runtime::Runtime) to
+/// `FitOptions::runtime` or `Sequential::with_runtime`, or call `FitOptions::threads`.
+pub mod runtime {
+    pub use keel_runtime::{available_cpus, Error, Runtime, RuntimeBuilder, THREADS_ENV};
+}
 
 /// Keel's error type: every error of the crates below, wrapped.
 pub use keel_trainer::Error;
@@ -54,6 +62,7 @@ pub mod prelude {
         WeightDecay, ZClip,
     };
     pub use keel_optim::{Adam, Clip, Clipping, Sgd};
+    pub use keel_runtime::Runtime;
     pub use keel_trainer::{
         Average, ConfusionMatrix, FitOptions, History, Loss, Metric, Scores, Sequential,
     };

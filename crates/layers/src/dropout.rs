@@ -55,7 +55,7 @@ impl Layer for Dropout {
         if ctx.mode() == Mode::Eval || self.rate == 0.0 {
             return x;
         }
-        let mut mask = keel_autograd::pool::tensor_for_overwrite(&x.shape());
+        let mut mask = keel_runtime::buffers::tensor_for_overwrite(&x.shape());
         let values = mask.as_slice_mut().expect("a fresh tensor is contiguous");
         fill_mask(values, self.rate, ctx.rng().random());
         x.dropout_mask(mask)
@@ -66,7 +66,9 @@ impl Layer for Dropout {
     }
 }
 
-/// Elements per independently seeded run of the mask.
+/// Elements per independently seeded run of the mask. Part of what the mask is (another
+/// length draws other masks), not a thread split: the runs are shared between threads
+/// only when [`keel_runtime::plan::runs`] cuts a pass this long.
 const MASK_CHUNK: usize = 1 << 14;
 
 /// Fills `mask` with `1 / (1 - rate)` for kept units and `0` for dropped ones.
@@ -96,8 +98,8 @@ fn fill_mask(mask: &mut [f32], rate: f32, seed: u64) {
         }
         keep_or_drop(bits, threshold, scale.to_bits());
     };
-    if mask.len() > 2 * MASK_CHUNK {
-        keel_autograd::parallel::for_each_piece(mask.chunks_mut(MASK_CHUNK).enumerate(), fill);
+    if keel_runtime::plan::runs(mask.len()) < mask.len() {
+        keel_runtime::for_each_piece(mask.chunks_mut(MASK_CHUNK).enumerate(), fill);
     } else {
         mask.chunks_mut(MASK_CHUNK).enumerate().for_each(fill);
     }
@@ -138,12 +140,12 @@ mod tests {
     #[test]
     fn a_long_mask_is_the_same_on_one_thread_or_two() {
         let fill = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
+            let runtime = keel_runtime::Runtime::builder()
+                .threads(threads)
                 .build()
                 .unwrap();
             let mut mask = vec![0.0; 5 * MASK_CHUNK + 3];
-            pool.install(|| fill_mask(&mut mask, 0.2, 42));
+            runtime.install(|| fill_mask(&mut mask, 0.2, 42));
             mask
         };
         let (one, two) = (fill(1), fill(2));

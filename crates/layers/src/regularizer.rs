@@ -142,7 +142,7 @@ impl Op for Penalty {
     fn backward(&self, x: &[&Tensor], _y: &Tensor, g: &Tensor) -> Vec<Tensor> {
         // d|w|/dw = sign(w) (0 at 0, as TensorFlow's abs); d(w²)/dw = 2w.
         let (g, l1, l2) = (g[[]], self.l1, self.l2);
-        let mut out = keel_autograd::pool::tensor_for_overwrite(x[0].shape());
+        let mut out = keel_runtime::buffers::tensor_for_overwrite(x[0].shape());
         Zip::from(&mut out).and(x[0]).for_each(|o, &w| {
             let sign = if w > 0.0 {
                 1.0

@@ -1,19 +1,19 @@
 //! The loop every update rule runs: a parameter, its gradient and the rule's state
 //! tensors walked together as contiguous slices, cut into runs shared by the
-//! [`parallel`](keel_autograd::parallel) threads when large.
+//! runtime's threads when large, as [`keel_runtime::plan::runs`] cuts them.
 //!
 //! Rules write their per-element arithmetic as a function over slices, tagged
 //! `#[multiversion]` so it is compiled for AVX-512 and AVX2 and picked at run time. Each
 //! element's update is independent and the compiler never fuses a multiply and an add, so
 //! the split and the instruction set change no bit of the result.
 
+#[cfg(test)]
 use crate::PARALLEL_MIN_ELEMENTS;
-use keel_autograd::parallel::{for_each_piece, MAX_PIECES};
 use keel_autograd::Tensor;
+use keel_runtime::{for_each_piece, plan};
 
 /// Calls `kernel(param, grad, slots)` over matching contiguous runs of the parameter, its
-/// gradient and `K` state tensors of the same shape, on every allowed thread above
-/// [`PARALLEL_MIN_ELEMENTS`].
+/// gradient and `K` state tensors of the same shape, on the runtime's threads when long.
 pub(crate) fn for_each_run<const K: usize>(
     param: &mut Tensor,
     grad: &Tensor,
@@ -36,10 +36,10 @@ fn split<const K: usize>(
     slots: [&mut [f32]; K],
     kernel: &(impl Fn(&mut [f32], &[f32], [&mut [f32]; K]) + Sync),
 ) {
-    if param.len() < PARALLEL_MIN_ELEMENTS {
+    let run = plan::runs(param.len());
+    if run >= param.len() {
         return kernel(param, grad, slots);
     }
-    let run = run_len(param.len(), keel_autograd::parallel::threads());
     let mut params = param.chunks_mut(run);
     let mut grads = grad.chunks(run);
     let mut slots = slots.map(|s| s.chunks_mut(run));
@@ -53,23 +53,6 @@ fn split<const K: usize>(
     });
     for_each_piece(runs, |(p, g, s)| kernel(p, g, s));
 }
-
-/// The length of the runs [`for_each_run`] cuts `len` elements into for `threads` threads.
-/// Up to [`LONG_RUN`] elements, one run per thread, so each core updates the same part of a
-/// weight matrix whose gradient it computed (a product's row halves, see
-/// `keel_autograd::matmul_into`) rather than fetching it from the other's cache. Longer
-/// tensors are cut in runs of `LONG_RUN` or more, at most `MAX_PIECES`, so that the faster
-/// core takes more of them. The cut never changes a result: each element is updated alone.
-fn run_len(len: usize, threads: usize) -> usize {
-    if len <= LONG_RUN * threads {
-        len.div_ceil(threads.max(1))
-    } else {
-        len.div_ceil(MAX_PIECES).max(LONG_RUN)
-    }
-}
-
-/// See [`run_len`].
-const LONG_RUN: usize = 1 << 15;
 
 /// The tensor's elements in row-major order, converting it to that layout first if a
 /// caller built it otherwise (once: the update keeps the layout).

@@ -135,7 +135,10 @@ impl Free {
         let Some((&class, _)) = self.classes.iter().min_by_key(|(_, c)| c.last_used) else {
             return;
         };
-        let entry = self.classes.get_mut(&class).expect("the class was just found");
+        let entry = self
+            .classes
+            .get_mut(&class)
+            .expect("the class was just found");
         if entry.buffers.pop().is_some() {
             self.bytes -= class * size_of::<f32>();
         }
@@ -194,7 +197,11 @@ mod tests {
         arena.recycle(big); // 8K + 4K + 2·2K floats pass the 12K budget: the 4K class goes
         assert_eq!(arena.bytes(), (8192 + 4096) * size_of::<f32>());
         assert_eq!(arena.take(4096).capacity(), 4096);
-        assert_eq!(arena.bytes(), (8192 + 4096) * size_of::<f32>(), "4K was a new buffer");
+        assert_eq!(
+            arena.bytes(),
+            (8192 + 4096) * size_of::<f32>(),
+            "4K was a new buffer"
+        );
         arena.trim();
         assert_eq!(arena.bytes(), 0);
     }

@@ -8,7 +8,9 @@ pub enum Error {
     #[error("invalid thread count: expected at least 1 thread, found 0")]
     ZeroThreads,
     /// `KEEL_NUM_THREADS` is set but is not a positive whole number.
-    #[error("invalid KEEL_NUM_THREADS: expected a positive whole number of threads, found {found:?}")]
+    #[error(
+        "invalid KEEL_NUM_THREADS: expected a positive whole number of threads, found {found:?}"
+    )]
     InvalidThreadsEnv {
         /// The variable's value.
         found: String,

@@ -16,11 +16,12 @@
 //!   helper leaving last wakes it.
 
 use crate::sync::{
-    hint, thread, Arc, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Mutex, Ordering,
+    hint, store_load_fence, thread, Arc, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Mutex,
+    OnceLock, Ordering,
 };
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{OnceLock, PoisonError};
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 /// How long an idle helper spins before it starts yielding: long enough to bridge the gaps
@@ -29,14 +30,25 @@ const SPIN: Duration = Duration::from_micros(50);
 /// How long an idle helper keeps yielding its core before it parks.
 const YIELD_UNTIL: Duration = Duration::from_micros(200);
 /// Spins of a waiting caller before it yields, and yields before it parks.
+#[cfg(not(loom))]
 const CALLER_SPINS: u32 = 1 << 12;
+#[cfg(not(loom))]
 const CALLER_YIELDS: u32 = 16;
+/// Under loom the caller parks at once (and helpers never spin, see `help`): a spin is one
+/// more interleaving point per try and proves nothing the park path does not.
+#[cfg(loom)]
+const CALLER_SPINS: u32 = 0;
+#[cfg(loom)]
+const CALLER_YIELDS: u32 = 0;
 
 /// The helper threads of one runtime, started when a job first wants them.
 pub(crate) struct Executor {
     shared: Arc<Shared>,
     /// Serializes starting helpers.
     starting: Mutex<()>,
+    /// Under loom every thread must end before the model does: the helpers, joined on drop.
+    #[cfg(loom)]
+    handles: std::sync::Mutex<Vec<thread::JoinHandle<()>>>,
 }
 
 /// What the caller and the helpers share.
@@ -98,6 +110,8 @@ impl Executor {
                 helper_pieces: AtomicU64::new(0),
             }),
             starting: Mutex::new(()),
+            #[cfg(loom)]
+            handles: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -144,6 +158,11 @@ impl Executor {
             // Set before `started` counts it, so a caller that sees the helper can wake it.
             let _ = self.shared.slots[index].thread.set(handle.thread().clone());
             self.shared.started.store(index + 1, Ordering::Release);
+            #[cfg(loom)]
+            self.handles
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(handle);
         }
     }
 }
@@ -155,6 +174,17 @@ impl Drop for Executor {
         for slot in &self.shared.slots {
             if let Some(t) = slot.thread.get() {
                 t.unpark();
+            }
+        }
+        #[cfg(loom)]
+        for handle in self
+            .handles
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            if handle.join().is_err() && !thread::panicking() {
+                panic!("a helper thread panicked");
             }
         }
     }
@@ -172,11 +202,14 @@ impl Shared {
     fn run(&self, count: usize, limit: usize, run: &(dyn Fn(usize) + Sync)) {
         let job = Job::new(run, count);
         let epoch = word::epoch(self.state.load(Ordering::Relaxed)).wrapping_add(1);
-        self.job
-            .store((&job as *const Job<'_>).cast_mut().cast(), Ordering::Relaxed);
+        self.job.store(
+            (&job as *const Job<'_>).cast_mut().cast(),
+            Ordering::Relaxed,
+        );
         // SeqCst pairs with the helpers' check before they park (see `park`): either a
         // helper about to park sees this job, or this thread sees its `parked` flag.
         self.state.store(word::new(epoch, limit), Ordering::SeqCst);
+        store_load_fence();
         self.wake(limit.saturating_sub(self.spinning.load(Ordering::SeqCst)));
         job.work(true);
         self.state.fetch_and(!word::OPEN, Ordering::SeqCst);
@@ -227,6 +260,7 @@ impl Shared {
                 // SeqCst pairs with the helper's leave in `help`: either this load sees
                 // the last helper gone, or that helper sees `caller_waiting` and unparks.
                 self.caller_waiting.store(true, Ordering::SeqCst);
+                store_load_fence();
                 if word::joined(self.state.load(Ordering::SeqCst)) != 0 {
                     thread::park();
                 }
@@ -241,7 +275,11 @@ impl Shared {
         let slot = &self.slots[index];
         let mut last_epoch = 0;
         'idle: loop {
-            let may_spin = self.spinning.fetch_add(1, Ordering::SeqCst) < self.max_spinning;
+            // Under loom a helper never spins (the timing would make the exploration
+            // non-deterministic): it checks for a job once and parks. The window between
+            // counting itself in `spinning` and parking is still explored.
+            let may_spin =
+                self.spinning.fetch_add(1, Ordering::SeqCst) < self.max_spinning && !cfg!(loom);
             let idle_since = Instant::now();
             let mut tries = 0u32;
             loop {
@@ -294,6 +332,7 @@ impl Shared {
         self.helper_pieces.fetch_add(ran, Ordering::Relaxed);
         // From here on the job may be gone: touch only `self`.
         let before = self.state.fetch_sub(1, Ordering::SeqCst);
+        store_load_fence();
         if word::joined(before) == 1
             && !word::is_open(before)
             && self.caller_waiting.load(Ordering::SeqCst)
@@ -313,6 +352,7 @@ impl Shared {
     /// early if a job this helper has not joined is already open.
     fn park(&self, slot: &Slot, last_epoch: u32) {
         slot.parked.store(true, Ordering::SeqCst);
+        store_load_fence();
         let w = self.state.load(Ordering::SeqCst);
         if word::epoch(w) != last_epoch && word::joinable(w) {
             // Take the wake back; if a caller already took it, its unpark is harmless.
@@ -325,10 +365,17 @@ impl Shared {
     }
 }
 
+#[cfg(not(loom))]
 thread_local! {
     /// True on helper threads and on a caller while it runs a job's pieces: a nested call
     /// then runs its pieces on its own thread.
     static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+// Loom's threads share one OS thread, so they need loom's thread-locals (whose macro takes
+// no `const` initializer).
+#[cfg(loom)]
+loom::thread_local! {
+    static IN_TASK: std::cell::Cell<bool> = std::cell::Cell::new(false);
 }
 
 /// Whether this thread is running a piece of a job (nested calls run serially).
@@ -442,5 +489,155 @@ mod word {
     }
     pub fn joined(w: u64) -> u64 {
         w & JOINED
+    }
+}
+
+/// Model tests of the protocol under loom, every interleaving within the preemption bound:
+/// `RUSTFLAGS="--cfg loom" cargo test -p keel-runtime --release --target-dir target/loom loom_`.
+/// Loom fails a test on a deadlock (every thread blocked, e.g. a lost wake-up), a data race on
+/// a piece's output, a failed assert or a leak; helpers are joined when the executor drops,
+/// so one that never leaves shows up as a deadlock too.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::Executor;
+    use loom::cell::UnsafeCell;
+    use loom::model::Builder;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// The outputs of a job's pieces: a run count per piece (Relaxed, so the caller sees it
+    /// only through the executor's own happens-before) and a plain cell each piece writes, as
+    /// real pieces write disjoint parts of a buffer: loom reports a race if two threads wrote
+    /// it or if the caller reads it without happens-before from the writer.
+    struct Pieces {
+        runs: Vec<AtomicUsize>,
+        out: Vec<UnsafeCell<usize>>,
+    }
+
+    // SAFETY: each `out` cell is written by the one thread that claimed its piece and read
+    // by the caller after `run` returned; loom checks exactly this.
+    unsafe impl Sync for Pieces {}
+    unsafe impl Send for Pieces {}
+
+    impl Pieces {
+        fn new(count: usize) -> Self {
+            Pieces {
+                runs: (0..count).map(|_| AtomicUsize::new(0)).collect(),
+                out: (0..count).map(|_| UnsafeCell::new(0)).collect(),
+            }
+        }
+
+        /// Runs the job on `executor` with one helper, then checks every piece.
+        fn run_on(&self, executor: &Executor) {
+            executor.run(self.runs.len(), 1, &|i| {
+                self.runs[i].fetch_add(1, Ordering::Relaxed);
+                // SAFETY: see `impl Sync`.
+                self.out[i].with_mut(|out| unsafe { *out += 1 });
+            });
+            for (i, (runs, out)) in self.runs.iter().zip(&self.out).enumerate() {
+                assert_eq!(runs.load(Ordering::Relaxed), 1, "piece {i} ran once");
+                // SAFETY: see `impl Sync`.
+                assert_eq!(out.with(|out| unsafe { *out }), 1, "piece {i} output");
+            }
+        }
+    }
+
+    /// Counts over all explored executions (plain std atomics, outside the model), to check
+    /// the exploration reached the executions a test is about, not only those where the
+    /// caller ran every piece itself.
+    #[derive(Default)]
+    struct Seen {
+        executions: std::sync::atomic::AtomicUsize,
+        helped: [std::sync::atomic::AtomicUsize; 2],
+    }
+
+    impl Seen {
+        fn helped(&self, job: usize) {
+            self.helped[job].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+
+        fn report(&self, test: &str) -> [usize; 2] {
+            let get =
+                |n: &std::sync::atomic::AtomicUsize| n.load(std::sync::atomic::Ordering::Relaxed);
+            let helped = [get(&self.helped[0]), get(&self.helped[1])];
+            eprintln!(
+                "{test}: {} executions, a helper ran pieces of job 1 in {}, of job 2 in {}",
+                get(&self.executions),
+                helped[0],
+                helped[1]
+            );
+            helped
+        }
+    }
+
+    /// Explores `f` under loom with `preemption_bound = Some(2)` (every interleaving with at
+    /// most two preemptions; `LOOM_MAX_PREEMPTIONS` overrides it), counting executions.
+    fn model(seen: &std::sync::Arc<Seen>, f: impl Fn(&Seen) + Sync + Send + 'static) {
+        let mut builder = Builder::new();
+        builder.preemption_bound.get_or_insert(2);
+        let seen = std::sync::Arc::clone(seen);
+        builder.check(move || {
+            seen.executions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            f(&seen);
+        });
+    }
+
+    /// One caller and one helper, a job of three pieces: each runs once, and `run` returns
+    /// only after all have (their writes are visible to the caller).
+    #[test]
+    fn loom_one_job() {
+        let seen = std::sync::Arc::new(Seen::default());
+        model(&seen, |seen| {
+            let executor = Executor::new(1, 2);
+            Pieces::new(3).run_on(&executor);
+            if executor.helper_pieces() > 0 {
+                seen.helped(0);
+            }
+        });
+        assert!(seen.report("loom_one_job")[0] > 0);
+    }
+
+    /// Two jobs in a row on one executor: between them the helper may still be inside the
+    /// first, checking for work, parking or parked; the second job must not lose its wake-up
+    /// nor wait for a helper that is not coming.
+    #[test]
+    fn loom_two_jobs() {
+        let seen = std::sync::Arc::new(Seen::default());
+        model(&seen, |seen| {
+            let executor = Executor::new(1, 2);
+            let mut before = 0;
+            for job in 0..2 {
+                Pieces::new(2).run_on(&executor);
+                let after = executor.helper_pieces();
+                if after > before {
+                    seen.helped(job);
+                }
+                before = after;
+            }
+        });
+        let helped = seen.report("loom_two_jobs");
+        assert!(helped[0] > 0 && helped[1] > 0);
+    }
+
+    /// Two callers on two threads at once: one holds `busy` and shares its job with the
+    /// helper, the other runs its pieces serially (or gets the executor after the first).
+    #[test]
+    fn loom_two_callers() {
+        let seen = std::sync::Arc::new(Seen::default());
+        model(&seen, |seen| {
+            let executor = Arc::new(Executor::new(1, 2));
+            let other = {
+                let executor = Arc::clone(&executor);
+                thread::spawn(move || Pieces::new(2).run_on(&executor))
+            };
+            Pieces::new(2).run_on(&executor);
+            other.join().unwrap();
+            if executor.helper_pieces() > 0 {
+                seen.helped(0);
+            }
+        });
+        assert!(seen.report("loom_two_callers")[0] > 0);
     }
 }

@@ -195,7 +195,10 @@ mod tests {
         assert_eq!(product(64, 200, 32), ProductCut::Rows { at: 32 });
         assert_eq!(product(32, 256, 31), ProductCut::Serial); // below 256K multiply-adds
         assert_eq!(product(16, 1 << 20, 128), ProductCut::Serial); // too few rows and columns
-        assert!(matches!(product(16, 1 << 20, 256), ProductCut::Columns { .. }));
+        assert!(matches!(
+            product(16, 1 << 20, 256),
+            ProductCut::Columns { .. }
+        ));
         assert_eq!(product(300, 33, 32), ProductCut::Rows { at: 150 });
         assert_eq!(product(33, 784, 32), ProductCut::Inner { at: 392 });
     }

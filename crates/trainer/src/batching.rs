@@ -1,7 +1,7 @@
-//! Batches whose feature buffers come from the autograd buffer pool.
+//! Batches whose feature buffers come from the runtime's buffer arena.
 
-use keel_autograd::pool;
 use keel_data::{Batch, BatchTargets, Dataset};
+use keel_runtime::buffers as pool;
 
 /// The samples at `indices`, gathered into a pooled buffer: the tape returns it to the pool
 /// when the step's tape is dropped, so the next batch of the same size reuses it.

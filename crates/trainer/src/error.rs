@@ -16,6 +16,9 @@ pub enum Error {
     /// A dataset could not be read or is malformed.
     #[error(transparent)]
     Data(#[from] keel_data::Error),
+    /// A runtime setting (thread count, `KEEL_NUM_THREADS`) is invalid.
+    #[error(transparent)]
+    Runtime(#[from] keel_runtime::Error),
     /// `fit` or `evaluate` was called before `compile`.
     #[error(
         "the model is not compiled: call compile(optimizer, loss, metrics) before {operation}"

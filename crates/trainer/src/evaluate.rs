@@ -42,9 +42,10 @@ impl Sequential {
     /// ```
     pub fn evaluate(&self, data: &Dataset) -> Result<Scores> {
         self.check_data(data)?;
-        Ok(Scores::from_logs(
-            self.evaluate_means(data, INFERENCE_BATCH)?.logs(""),
-        ))
+        let means = self
+            .runtime_for(None, None)?
+            .install(|| self.evaluate_means(data, INFERENCE_BATCH))?;
+        Ok(Scores::from_logs(means.logs("")))
     }
 
     /// The loss and metrics of the compiled model on `data`, in batches of `batch_size`.
@@ -138,18 +139,22 @@ impl Sequential {
         self.check_samples(data)?;
         let mut shape = vec![data.len()];
         shape.extend_from_slice(self.output_shape());
+        let ranges = batch_ranges(data.len(), batch_size)?;
         let mut out = Tensor::zeros(IxDyn(&shape));
         let mut rng = StdRng::seed_from_u64(0);
         let indices: Vec<usize> = (0..data.len()).collect();
-        for range in batch_ranges(data.len(), batch_size)? {
-            let batch = crate::batching::gather_pooled(data, &indices[range.clone()]);
-            let tape = Tape::new();
-            let mut ctx = Ctx::new(Mode::Eval, &mut rng);
-            let (logits, activation) = self.forward_split(self.input_var(&tape, batch.x), &mut ctx);
-            let y = activation.apply(logits).value();
-            out.slice_axis_mut(Axis(0), (range.start..range.end).into())
-                .assign(&y);
-        }
+        self.runtime_for(None, None)?.install(|| {
+            for range in ranges {
+                let batch = crate::batching::gather_pooled(data, &indices[range.clone()]);
+                let tape = Tape::new();
+                let mut ctx = Ctx::new(Mode::Eval, &mut rng);
+                let (logits, activation) =
+                    self.forward_split(self.input_var(&tape, batch.x), &mut ctx);
+                let y = activation.apply(logits).value();
+                out.slice_axis_mut(Axis(0), (range.start..range.end).into())
+                    .assign(&y);
+            }
+        });
         Ok(out)
     }
 

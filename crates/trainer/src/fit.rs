@@ -3,7 +3,6 @@
 mod incident;
 mod logs;
 mod resume;
-mod thread_choice;
 
 use crate::callbacks::{CallbackList, FitInfo};
 use crate::file::{EpochState, FitShape};
@@ -64,6 +63,17 @@ impl Sequential {
     /// # Ok(()) }
     /// ```
     pub fn fit(&mut self, data: &Dataset, mut options: FitOptions<'_>) -> Result<History> {
+        options.validate()?;
+        let runtime = self.runtime_for(options.runtime.take(), options.threads)?;
+        runtime.install(|| self.fit_on_current_runtime(data, options))
+    }
+
+    /// [`fit`](Sequential::fit), on the runtime installed by the caller.
+    fn fit_on_current_runtime(
+        &mut self,
+        data: &Dataset,
+        mut options: FitOptions<'_>,
+    ) -> Result<History> {
         let verbosity = options.validate()?;
         if self.compiled.is_none() {
             return Err(Error::NotCompiled { operation: "fit" });
@@ -114,7 +124,7 @@ impl Sequential {
         }
         let rng = FitRng::seed_from_u64(options.seed);
         let mut run = Run {
-            threads: thread_choice::ThreadChoice::new(),
+            threads: keel_runtime::Runtime::with_current(keel_runtime::Runtime::step_tuner),
             guard: GuardRun::new(&options.guard, self),
             epoch_rng: rng.clone(),
             rng,
@@ -172,8 +182,8 @@ pub(crate) struct Run<'a> {
     guard: GuardRun,
     history: History,
     last_logs: Logs,
-    /// Whether steps are shared between cores (see `thread_choice`).
-    threads: thread_choice::ThreadChoice,
+    /// Whether steps are shared between threads (see `keel_runtime::StepTuner`).
+    threads: keel_runtime::StepTuner,
 }
 
 /// How an epoch ended.

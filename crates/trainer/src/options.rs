@@ -67,6 +67,12 @@ pub struct FitOptions<'a> {
     /// A checkpoint to continue from (takes precedence over `initial_epoch` and over a
     /// backup's file). Defaults to none.
     pub resume: Option<TrainingState>,
+    /// The runtime to train on (threads and buffers). Defaults to the model's runtime (see
+    /// [`Sequential::with_runtime`](crate::Sequential::with_runtime)), else the default one.
+    pub runtime: Option<keel_runtime::Runtime>,
+    /// Train on exactly this many threads, on a runtime made for this `fit`. Defaults to
+    /// none; [`runtime`](FitOptions::runtime) takes precedence.
+    pub threads: Option<usize>,
 }
 
 impl std::fmt::Debug for FitOptions<'_> {
@@ -93,6 +99,8 @@ impl std::fmt::Debug for FitOptions<'_> {
                 "resume",
                 &self.resume.as_ref().map(|s| (s.epoch(), s.batch())),
             )
+            .field("runtime", &self.runtime)
+            .field("threads", &self.threads)
             .finish()
     }
 }
@@ -118,6 +126,8 @@ impl Default for FitOptions<'_> {
             telemetry: Telemetry::Off,
             backup: None,
             resume: None,
+            runtime: None,
+            threads: None,
         }
     }
 }
@@ -273,6 +283,29 @@ impl<'a> FitOptions<'a> {
         self
     }
 
+    /// Trains on `runtime`: its threads, its buffer arena. Two models can train at once on
+    /// two runtimes (or share one).
+    ///
+    /// ```
+    /// use keel_trainer::FitOptions;
+    /// let runtime = keel_runtime::Runtime::builder().threads(2).build().unwrap();
+    /// let options = FitOptions::new().runtime(runtime);
+    /// assert_eq!(options.runtime.unwrap().threads(), 2);
+    /// ```
+    pub fn runtime(mut self, runtime: keel_runtime::Runtime) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Trains on exactly `threads` threads (the calling thread and `threads - 1` helpers),
+    /// never fewer: Keel does not adapt a count the user set. Without it, `fit` uses the
+    /// default runtime (`KEEL_NUM_THREADS`, else the CPUs the process may use) and runs
+    /// steps on one thread while sharing them measures slower. Zero is an error at `fit`.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
     /// Checks every option's range.
     pub(crate) fn validate(&self) -> Result<Verbosity> {
         if self.epochs == 0 {
@@ -305,6 +338,9 @@ impl<'a> FitOptions<'a> {
             if b.frequency() == crate::SaveFreq::Steps(0) {
                 return invalid("save_freq", "at least 1 step", "0".into());
             }
+        }
+        if self.threads == Some(0) {
+            return invalid("threads", "at least 1", "0".into());
         }
         if self.steps_per_epoch == Some(0) {
             return invalid("steps_per_epoch", "at least 1", "0".into());

@@ -41,6 +41,8 @@ pub struct Sequential {
     seed: u64,
     build_error: Option<keel_layers::Error>,
     pub(crate) compiled: Option<Compiled>,
+    /// Where `fit`, `evaluate` and `predict` run; the default runtime when `None`.
+    runtime: Option<keel_runtime::Runtime>,
 }
 
 /// The weight-initialisation seed of layer `index`, so that inserting the seed later
@@ -63,6 +65,48 @@ impl Sequential {
             seed: 0,
             build_error: None,
             compiled: None,
+            runtime: None,
+        }
+    }
+
+    /// Runs this model's `fit`, `evaluate` and `predict` on `runtime` (its threads and
+    /// buffer arena) instead of the default runtime. A runtime given to `fit` through
+    /// [`FitOptions::runtime`](crate::FitOptions::runtime) takes precedence.
+    ///
+    /// ```
+    /// use keel_layers::Dense;
+    /// use keel_runtime::Runtime;
+    /// use keel_trainer::Sequential;
+    /// let model = Sequential::new([4])
+    ///     .add(Dense::new(2))
+    ///     .with_runtime(Runtime::builder().threads(1).build().unwrap());
+    /// ```
+    pub fn with_runtime(mut self, runtime: keel_runtime::Runtime) -> Self {
+        self.set_runtime(runtime);
+        self
+    }
+
+    /// [`with_runtime`](Sequential::with_runtime) on a model already built.
+    pub fn set_runtime(&mut self, runtime: keel_runtime::Runtime) {
+        self.runtime = Some(runtime);
+    }
+
+    /// The runtime this model's work runs on: `chosen` (from `FitOptions`), else its own,
+    /// else the default one. An error if `KEEL_NUM_THREADS` is invalid.
+    pub(crate) fn runtime_for(
+        &self,
+        chosen: Option<keel_runtime::Runtime>,
+        threads: Option<usize>,
+    ) -> Result<keel_runtime::Runtime> {
+        if let Some(runtime) = chosen {
+            return Ok(runtime);
+        }
+        if let Some(threads) = threads {
+            return Ok(keel_runtime::Runtime::builder().threads(threads).build()?);
+        }
+        match &self.runtime {
+            Some(runtime) => Ok(runtime.clone()),
+            None => Ok(keel_runtime::Runtime::try_global()?),
         }
     }
 

@@ -34,17 +34,18 @@ fn another_seed_gives_other_weights() {
     assert_ne!(h1, h2);
 }
 
-/// Trains a W2-shaped model (its GEMMs are large enough to split over threads) inside a
-/// rayon pool of `threads` threads and returns the model file's bytes.
-fn weights_with_threads(threads: usize) -> Vec<u8> {
+/// Trains a W2-shaped model (its GEMMs are large enough to split over threads) on a runtime
+/// of `threads` threads and returns the model file's bytes and how many pieces of work
+/// its helper threads ran.
+fn weights_with_threads(threads: usize) -> (Vec<u8>, u64) {
     use keel_layers::{Activation, Dense, Dropout, Flatten};
     use keel_optim::Adam;
     use keel_trainer::{Loss, Metric, Sequential};
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+    let runtime = keel_runtime::Runtime::builder()
+        .threads(threads)
         .build()
-        .expect("pool");
-    pool.install(|| {
+        .expect("runtime");
+    let bytes = {
         let mut model = Sequential::new([28, 28])
             .add(Flatten::new())
             .add(Dense::new(512).activation(Activation::Relu))
@@ -63,13 +64,26 @@ fn weights_with_threads(threads: usize) -> Vec<u8> {
             .epochs(1)
             .batch_size(128)
             .seed(5)
-            .verbose(0);
+            .verbose(0)
+            .runtime(runtime.clone());
         model.fit(&mnist_subset(1024), options).expect("fit");
         model.to_bytes().expect("to_bytes")
-    })
+    };
+    (bytes, runtime.pieces_run_by_helpers())
 }
 
 #[test]
-fn one_and_two_threads_give_bit_identical_weights() {
-    assert_eq!(weights_with_threads(1), weights_with_threads(2));
+fn one_two_and_three_threads_give_bit_identical_weights() {
+    let (one, none) = weights_with_threads(1);
+    assert_eq!(none, 0, "one thread has no helper");
+    let (two, shared) = weights_with_threads(2);
+    assert!(one == two, "1 and 2 threads differ");
+    let (three, _) = weights_with_threads(3);
+    assert!(one == three, "1 and 3 threads differ");
+    if keel_runtime::available_cpus() < 2 {
+        eprintln!("skipped the helper check: this machine gives the process one CPU");
+    } else {
+        // A set thread count is never adapted down, so helpers took part in the products.
+        assert!(shared > 0, "no helper ran a piece of the 2-thread fit");
+    }
 }

@@ -1,7 +1,7 @@
 //! Norms, and clipping each tensor by its own L2 norm.
 
-use keel_autograd::parallel::{for_each_piece, MAX_PIECES};
 use keel_autograd::Tensor;
+use keel_runtime::plan::{self, MAX_PIECES};
 use multiversion::multiversion;
 
 /// Added to a norm before dividing by it, as PyTorch's `clip_grad_norm_` does.
@@ -33,28 +33,20 @@ pub(crate) fn sum_squares(t: &Tensor) -> f64 {
     }
 }
 
-/// Data at least [`crate::PARALLEL_MIN_ELEMENTS`] long is summed in runs shared between
-/// threads, whose sums are then added in order. The runs depend on the length alone: halves
-/// up to [`HALVES_MAX`] (the halves the optimizer updates on two cores, so each core sums
-/// what it holds), else at most `MAX_PIECES` runs.
+/// Long data is summed in the runs of [`plan::runs`] shared between threads (the runs the
+/// optimizer updates, so each core sums what it holds), whose sums are then added in order.
+/// The runs depend on the length alone.
 fn sum_squares_split(data: &[f32]) -> f64 {
-    if data.len() < crate::PARALLEL_MIN_ELEMENTS {
+    let run = plan::runs(data.len());
+    if run >= data.len() {
         return sum_squares_run(data);
     }
-    let run = if data.len() <= HALVES_MAX {
-        data.len().div_ceil(2)
-    } else {
-        data.len().div_ceil(MAX_PIECES).max(HALVES_MAX / 2)
-    };
     let mut sums = [0.0f64; MAX_PIECES];
-    for_each_piece(data.chunks(run).zip(&mut sums), |(run, sum)| {
+    keel_runtime::for_each_piece(data.chunks(run).zip(&mut sums), |(run, sum)| {
         *sum = sum_squares_run(run)
     });
     sums.iter().sum()
 }
-
-/// See [`sum_squares_split`].
-const HALVES_MAX: usize = 1 << 16;
 
 /// Thirty-two independent accumulators: enough for the compiler to keep four AVX-512
 /// registers of `f64` adds in flight (one accumulator is one long dependency chain).

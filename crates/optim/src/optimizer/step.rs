@@ -276,8 +276,8 @@ fn decay(p: &mut Tensor, wd: f32, lr: f32) {
     let shrink = |x: &mut f32| *x -= *x * wd * lr;
     match p.as_slice_memory_order_mut() {
         Some(data) if data.len() >= crate::PARALLEL_MIN_ELEMENTS => {
-            let runs = data.chunks_mut(crate::PARALLEL_MIN_ELEMENTS / 2);
-            keel_autograd::parallel::for_each_piece(runs, |run| run.iter_mut().for_each(shrink));
+            let runs = data.chunks_mut(keel_runtime::plan::runs(data.len()));
+            keel_runtime::for_each_piece(runs, |run| run.iter_mut().for_each(shrink));
         }
         _ => Zip::from(p).for_each(shrink),
     }

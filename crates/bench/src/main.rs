@@ -31,6 +31,10 @@ struct Args {
     /// Override every hidden layer's width (for the sweeps in docs/performance.md).
     #[arg(long)]
     hidden: Option<usize>,
+    /// Instead: train two models one after the other, then two at once on two threads of
+    /// this process, and print both wall times (`RESULT {"pair": ...}`).
+    #[arg(long)]
+    pair: bool,
 }
 
 /// The peak resident set size of this process so far, in MiB (`VmHWM`), if readable.
@@ -70,19 +74,11 @@ fn main() -> keel::Result<()> {
     }
     let epochs = args.epochs.unwrap_or(spec.epochs);
     let mnist = keel::data::mnist::load_default()?;
+    if args.pair {
+        return pair(&args, &spec, epochs, &mnist.train);
+    }
     let mut model = spec.model(args.seed);
-    model.compile(
-        Adam::new(1e-3),
-        Loss::SparseCategoricalCrossentropy,
-        &[Metric::Accuracy],
-    )?;
-    let options = FitOptions::new()
-        .epochs(epochs)
-        .batch_size(spec.batch_size)
-        .validation_split(0.1)
-        .seed(args.seed)
-        .verbose(0);
-    let history = model.fit(&mnist.train, options)?;
+    let history = train(&mut model, &spec, epochs, args.seed, &mnist.train)?;
     for (i, s) in history.epoch_seconds().iter().enumerate() {
         let at = |name: &str| history.get(name).map_or(f64::NAN, |v| v[i]);
         println!(
@@ -108,6 +104,65 @@ fn main() -> keel::Result<()> {
         "final_val_acc": history.last("val_accuracy"),
         "test_acc": scores.get("accuracy"),
         "test_loss": scores.get("loss"),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("RESULT {result}");
+    Ok(())
+}
+
+/// Compiles `model` and trains it as the workload does.
+fn train(
+    model: &mut Sequential,
+    spec: &workload::Spec,
+    epochs: usize,
+    seed: u64,
+    data: &Dataset,
+) -> keel::Result<History> {
+    model.compile(
+        Adam::new(1e-3),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
+    let options = FitOptions::new()
+        .epochs(epochs)
+        .batch_size(spec.batch_size)
+        .validation_split(0.1)
+        .seed(seed)
+        .verbose(0);
+    model.fit(data, options)
+}
+
+/// Two models trained one after the other, then at once on two threads, on the default
+/// runtime: prints both wall times and checks that the weights are the same either way.
+fn pair(args: &Args, spec: &workload::Spec, epochs: usize, data: &Dataset) -> keel::Result<()> {
+    let seeds = [args.seed, args.seed + 1];
+    let run = |seed: u64| -> keel::Result<Vec<u8>> {
+        let mut model = spec.model(seed);
+        train(&mut model, spec, epochs, seed, data)?;
+        model.to_bytes()
+    };
+    let started = std::time::Instant::now();
+    let one_after_the_other = [run(seeds[0])?, run(seeds[1])?];
+    let sequential = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let at_once = std::thread::scope(|s| {
+        let handles = seeds.map(|seed| s.spawn(move || run(seed)));
+        handles.map(|h| h.join().expect("a training thread panicked"))
+    });
+    let concurrent = started.elapsed().as_secs_f64();
+    let [a, b] = at_once;
+    let identical = [a?, b?] == one_after_the_other;
+    let result = serde_json::json!({
+        "framework": "keel",
+        "workload": args.workload.name(),
+        "epochs": epochs,
+        "threads": keel::runtime::Runtime::global().threads(),
+        "pair": {
+            "sequential_s": sequential,
+            "concurrent_s": concurrent,
+            "concurrent_over_sequential": concurrent / sequential,
+            "identical_weights": identical,
+        },
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("RESULT {result}");

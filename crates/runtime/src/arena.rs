@@ -3,10 +3,18 @@
 //!
 //! Every step of a training loop builds tensors of the same sizes; the tape hands the
 //! buffers it owns back here when it is dropped and the hot ops take their outputs from
-//! here. Buffers are kept by size class (eight classes per power of two, so a buffer is at
-//! most 12.5 % longer than asked for): a batch of 1,000 rows and one of 1,013 share
-//! buffers, as PyTorch's caching allocator rounds its blocks. When keeping a buffer would
-//! pass the budget, the least recently used classes are dropped first.
+//! here. Buffers are matched by exact length (their capacity): the buffers of one step's
+//! sizes circulate.
+//!
+//! What it holds is bounded three ways:
+//! - Lengths that the last whole step did not use go back to the allocator (`fit`,
+//!   `evaluate` and `predict` end a step after each batch): when sizes change (validation
+//!   batches, prediction at ever new batch sizes) the old sizes make way instead of piling
+//!   up, while the sizes of a training step, used every step, stay.
+//! - A buffer of a length no take asked for (made elsewhere, at a size the hot ops never
+//!   use) is not kept.
+//! - The free bytes stay within the byte budget, the least recently used length going
+//!   first.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -33,21 +41,27 @@ struct Free {
     bytes: usize,
     /// Counts takes and recycles, to order classes by last use.
     clock: u64,
+    /// The classes takes asked for, with the clock of the last ask: a buffer of a class
+    /// nobody asks for (made elsewhere, at a size the hot ops never use) is not kept.
+    asked: HashMap<usize, u64>,
+    /// Steps ended so far (see [`Arena::end_step`]).
+    steps: u64,
 }
+
+/// At most this many asked-for classes are remembered; the older half is forgotten beyond.
+const MAX_ASKED: usize = 4096;
 
 #[derive(Default)]
 struct Class {
     buffers: Vec<Vec<f32>>,
     last_used: u64,
+    /// The step in which a buffer of this length was last taken or given back.
+    last_step: u64,
 }
 
-/// The capacity class of a buffer of `len` elements: `len` rounded up to three significant
-/// bits (eight classes per power of two).
-pub(crate) fn class_of(len: usize) -> usize {
-    let bits = usize::BITS - len.leading_zeros();
-    let shift = bits.saturating_sub(4);
-    len.div_ceil(1 << shift) << shift
-}
+/// Lengths not used for this many whole steps are given back to the allocator: a training
+/// step uses the same lengths as the one before.
+const IDLE_STEPS: u64 = 1;
 
 impl Arena {
     pub(crate) fn new(budget: usize) -> Self {
@@ -73,52 +87,81 @@ impl Arena {
         if len < MIN_POOLED_LEN {
             return vec![0.0; len];
         }
-        let class = class_of(len);
         let reused = {
             let mut free = self.free();
             free.clock += 1;
             let clock = free.clock;
-            let found = free.classes.get_mut(&class).and_then(|c| {
-                c.last_used = clock;
+            free.remember_ask(len, clock);
+            let step = free.steps;
+            let found = free.classes.get_mut(&len).and_then(|c| {
+                (c.last_used, c.last_step) = (clock, step);
                 c.buffers.pop()
             });
-            if found.is_some() {
-                free.bytes -= class * size_of::<f32>();
+            if let Some(buffer) = &found {
+                free.bytes -= buffer.capacity() * size_of::<f32>();
             }
             found
         };
-        let mut v = reused.unwrap_or_else(|| Vec::with_capacity(class));
-        // A buffer kept at the same length (the steady state) is handed out as it is.
-        if v.len() > len {
-            v.truncate(len);
-        } else {
-            v.resize(len, 0.0);
-        }
+        let mut v = reused.unwrap_or_default();
+        // A buffer given back at its full length (the steady state) is handed out as it is.
+        v.resize(len, 0.0);
         v
     }
 
-    /// Keeps `v` for reuse if it is one of this arena's classes and fits the budget.
+    /// Keeps `v` for reuse if its length was asked for and it fits the budget (buffers made
+    /// elsewhere, by ndarray, come back here too).
     pub(crate) fn recycle(&self, v: Vec<f32>) {
         let class = v.capacity();
-        let bytes = class * size_of::<f32>();
-        if v.len() < MIN_POOLED_LEN || class_of(class) != class || bytes > self.budget {
+        let bytes = v.capacity() * size_of::<f32>();
+        if class < MIN_POOLED_LEN || bytes > self.budget {
             return;
         }
         let mut free = self.free();
+        if !free.asked.contains_key(&class) {
+            return;
+        }
+        let mut dropped = Vec::new();
         while free.bytes + bytes > self.budget {
-            free.drop_least_recent();
+            match free.take_least_recent() {
+                Some(buffer) => dropped.push(buffer),
+                None => break,
+            }
         }
         free.clock += 1;
         let clock = free.clock;
+        let step = free.steps;
         let entry = free.classes.entry(class).or_default();
-        entry.last_used = clock;
+        (entry.last_used, entry.last_step) = (clock, step);
         entry.buffers.push(v);
         free.bytes += bytes;
+        drop(free);
+        drop(dropped); // freed outside the lock
     }
 
     /// Bytes of free buffers held.
     pub(crate) fn bytes(&self) -> usize {
         self.free().bytes
+    }
+
+    /// Ends a step (a training step, a batch of prediction): lengths that no take or
+    /// give-back used for [`IDLE_STEPS`] whole steps go back to the allocator.
+    pub(crate) fn end_step(&self) {
+        let stale: Vec<Vec<f32>> = {
+            let mut free = self.free();
+            free.steps += 1;
+            let idle_before = free.steps.saturating_sub(IDLE_STEPS);
+            let mut stale = Vec::new();
+            free.classes.retain(|_, class| {
+                let keep = class.last_step >= idle_before;
+                if !keep {
+                    stale.append(&mut class.buffers);
+                }
+                keep
+            });
+            free.bytes -= stale.iter().map(Vec::capacity).sum::<usize>() * size_of::<f32>();
+            stale
+        };
+        drop(stale); // freed outside the lock
     }
 
     /// Gives every free buffer back to the allocator.
@@ -130,21 +173,30 @@ impl Arena {
 }
 
 impl Free {
-    /// Drops one buffer of the least recently used class (and the class once empty).
-    fn drop_least_recent(&mut self) {
-        let Some((&class, _)) = self.classes.iter().min_by_key(|(_, c)| c.last_used) else {
-            return;
-        };
+    fn remember_ask(&mut self, class: usize, clock: u64) {
+        self.asked.insert(class, clock);
+        if self.asked.len() > MAX_ASKED {
+            let mut clocks: Vec<u64> = self.asked.values().copied().collect();
+            let (_, &mut median, _) = clocks.select_nth_unstable(MAX_ASKED / 2);
+            self.asked.retain(|_, &mut asked| asked >= median);
+        }
+    }
+
+    /// Removes one buffer of the least recently used class (and the class once empty).
+    fn take_least_recent(&mut self) -> Option<Vec<f32>> {
+        let (&class, _) = self.classes.iter().min_by_key(|(_, c)| c.last_used)?;
         let entry = self
             .classes
             .get_mut(&class)
             .expect("the class was just found");
-        if entry.buffers.pop().is_some() {
-            self.bytes -= class * size_of::<f32>();
+        let buffer = entry.buffers.pop();
+        if let Some(buffer) = &buffer {
+            self.bytes -= buffer.capacity() * size_of::<f32>();
         }
         if entry.buffers.is_empty() {
             self.classes.remove(&class);
         }
+        buffer
     }
 }
 
@@ -153,56 +205,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classes_round_up_to_three_significant_bits() {
-        assert_eq!(class_of(1024), 1024);
-        assert_eq!(class_of(1025), 1152);
-        assert_eq!(class_of(1000 * 784), 786_432);
-        for len in [1024, 3000, 12_345, 1 << 20, 999_999] {
-            let c = class_of(len);
-            assert!(c >= len && (c - len) * 8 <= len, "{len} -> {c}");
-            assert_eq!(class_of(c), c);
-        }
-    }
-
-    #[test]
-    fn a_recycled_buffer_is_handed_out_again_for_any_length_of_its_class() {
+    fn a_recycled_buffer_is_handed_out_again_for_its_length() {
         let arena = Arena::new(DEFAULT_BUDGET);
         let v = arena.take(61 * 37);
         let ptr = v.as_ptr();
         arena.recycle(v);
-        let again = arena.take(37 * 61 + 20);
-        assert_eq!((again.as_ptr(), again.len()), (ptr, 37 * 61 + 20));
+        let again = arena.take(37 * 61);
+        assert_eq!((again.as_ptr(), again.len()), (ptr, 37 * 61));
         assert_eq!(arena.bytes(), 0);
     }
 
     #[test]
-    fn small_and_foreign_buffers_are_not_kept() {
+    fn small_buffers_and_lengths_nobody_asked_for_are_not_kept() {
         let arena = Arena::new(DEFAULT_BUDGET);
         arena.recycle(vec![0.0; 10]);
-        arena.recycle(vec![0.0; 1025]); // capacity 1025 is no class
+        arena.recycle(vec![0.0; 1200]);
+        assert_eq!(arena.bytes(), 0, "nobody asked for 1200 elements yet");
+        drop(arena.take(1200));
+        let made_elsewhere = vec![0.0; 1200];
+        let ptr = made_elsewhere.as_ptr();
+        arena.recycle(made_elsewhere);
+        assert_eq!(arena.bytes(), 1200 * size_of::<f32>());
+        let again = arena.take(1200);
+        assert_eq!(again.as_ptr(), ptr);
+    }
+
+    #[test]
+    fn the_budget_drops_the_least_recently_used_length_first() {
+        let arena = Arena::new(3 * 4096 * size_of::<f32>());
+        let (a, b, c) = (arena.take(4096), arena.take(2048), arena.take(2048));
+        let big = arena.take(8192);
+        arena.recycle(a);
+        arena.recycle(b);
+        arena.recycle(c);
+        assert_eq!(arena.bytes(), 2 * 4096 * size_of::<f32>());
+        arena.recycle(big); // 8K + 4K + 2·2K floats pass the 12K budget: the 4K length goes
+        assert_eq!(arena.bytes(), (8192 + 4096) * size_of::<f32>());
+        arena.trim();
         assert_eq!(arena.bytes(), 0);
     }
 
     #[test]
-    fn the_budget_drops_the_least_recently_used_class_first() {
-        let arena = Arena::new(3 * 4096 * size_of::<f32>());
-        let old = arena.take(4096);
-        let new = arena.take(2048);
-        let newer = arena.take(2048);
-        arena.recycle(old);
-        arena.recycle(new);
-        arena.recycle(newer);
-        assert_eq!(arena.bytes(), 2 * 4096 * size_of::<f32>());
-        let big = arena.take(8192);
-        arena.recycle(big); // 8K + 4K + 2·2K floats pass the 12K budget: the 4K class goes
-        assert_eq!(arena.bytes(), (8192 + 4096) * size_of::<f32>());
-        assert_eq!(arena.take(4096).capacity(), 4096);
-        assert_eq!(
-            arena.bytes(),
-            (8192 + 4096) * size_of::<f32>(),
-            "4K was a new buffer"
-        );
+    fn lengths_the_last_step_did_not_use_make_way() {
+        let arena = Arena::new(DEFAULT_BUDGET);
+        // Steps that use the same sizes keep them, whatever else they allocate.
+        for _ in 0..3 {
+            let (a, b) = (arena.take(2048), arena.take(4096));
+            drop(arena.take(3000)); // kept elsewhere: a new buffer every step
+            arena.recycle(a);
+            arena.recycle(b);
+            arena.end_step();
+            assert_eq!(arena.bytes(), 6144 * size_of::<f32>());
+        }
+        // Prediction at ever new sizes holds one step's buffers.
         arena.trim();
-        assert_eq!(arena.bytes(), 0);
+        for len in (5000..50_000).step_by(997) {
+            let v = arena.take(len);
+            arena.recycle(v);
+            arena.end_step();
+            assert_eq!(arena.bytes(), len * size_of::<f32>(), "{len}");
+        }
     }
 }

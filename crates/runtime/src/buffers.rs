@@ -33,3 +33,11 @@ pub fn recycle(t: ArrayD<f32>) {
     let (v, _offset) = t.into_raw_vec_and_offset();
     recycle_vec(v);
 }
+
+/// Ends a step (a training step, a batch of prediction) for the current runtime's arena:
+/// buffer lengths that the step did not use go back to the allocator, so
+/// changing sizes do not pile up. `fit`, `evaluate` and `predict` call it after each batch;
+/// a custom training loop should call it after each step.
+pub fn end_step() {
+    Runtime::with_current(|rt| rt.arena().end_step());
+}

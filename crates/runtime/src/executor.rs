@@ -246,6 +246,8 @@ impl Shared {
 
     /// Returns once no helper is inside the closed job: spins, yields, then parks until the
     /// last helper out wakes this thread.
+    // Under loom both bounds are 0: the caller parks at the first wait.
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))]
     fn wait_for_helpers(&self) {
         let mut tries = 0u32;
         while word::joined(self.state.load(Ordering::Acquire)) != 0 {
@@ -505,6 +507,7 @@ mod loom_tests {
     use loom::sync::atomic::{AtomicUsize, Ordering};
     use loom::sync::Arc;
     use loom::thread;
+    use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 
     /// The outputs of a job's pieces: a run count per piece (Relaxed, so the caller sees it
     /// only through the executor's own happens-before) and a plain cell each piece writes, as
@@ -528,9 +531,9 @@ mod loom_tests {
             }
         }
 
-        /// Runs the job on `executor` with one helper, then checks every piece.
-        fn run_on(&self, executor: &Executor) {
-            executor.run(self.runs.len(), 1, &|i| {
+        /// Runs the job on `executor` with up to `helpers` helpers, then checks every piece.
+        fn run_on(&self, executor: &Executor, helpers: usize) {
+            executor.run(self.runs.len(), helpers, &|i| {
                 self.runs[i].fetch_add(1, Ordering::Relaxed);
                 // SAFETY: see `impl Sync`.
                 self.out[i].with_mut(|out| unsafe { *out += 1 });
@@ -548,68 +551,81 @@ mod loom_tests {
     /// caller ran every piece itself.
     #[derive(Default)]
     struct Seen {
-        executions: std::sync::atomic::AtomicUsize,
-        helped: [std::sync::atomic::AtomicUsize; 2],
+        executions: StdAtomicUsize,
+        /// Executions in which a helper ran pieces of the first, the second job.
+        helped: [StdAtomicUsize; 2],
     }
 
     impl Seen {
         fn helped(&self, job: usize) {
-            self.helped[job].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-
-        fn report(&self, test: &str) -> [usize; 2] {
-            let get =
-                |n: &std::sync::atomic::AtomicUsize| n.load(std::sync::atomic::Ordering::Relaxed);
-            let helped = [get(&self.helped[0]), get(&self.helped[1])];
-            eprintln!(
-                "{test}: {} executions, a helper ran pieces of job 1 in {}, of job 2 in {}",
-                get(&self.executions),
-                helped[0],
-                helped[1]
-            );
-            helped
+            self.helped[job].fetch_add(1, StdOrdering::Relaxed);
         }
     }
 
-    /// Explores `f` under loom with `preemption_bound = Some(2)` (every interleaving with at
-    /// most two preemptions; `LOOM_MAX_PREEMPTIONS` overrides it), counting executions.
-    fn model(seen: &std::sync::Arc<Seen>, f: impl Fn(&Seen) + Sync + Send + 'static) {
+    /// Explores `f` under loom: every interleaving with at most `preemptions` preemptions
+    /// (`LOOM_MAX_PREEMPTIONS` overrides it). Prints what the executions did, and returns in
+    /// how many a helper ran pieces of the first and of the second job.
+    fn model(
+        test: &str,
+        preemptions: usize,
+        f: impl Fn(&Seen) + Sync + Send + 'static,
+    ) -> [usize; 2] {
         let mut builder = Builder::new();
-        builder.preemption_bound.get_or_insert(2);
-        let seen = std::sync::Arc::clone(seen);
+        builder.preemption_bound.get_or_insert(preemptions);
+        let seen = std::sync::Arc::new(Seen::default());
+        let in_model = std::sync::Arc::clone(&seen);
         builder.check(move || {
-            seen.executions
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            f(&seen);
+            in_model.executions.fetch_add(1, StdOrdering::Relaxed);
+            f(&in_model);
         });
+        let [executions, first, second] = [&seen.executions, &seen.helped[0], &seen.helped[1]]
+            .map(|n| n.load(StdOrdering::Relaxed));
+        eprintln!(
+            "{test}: {executions} executions (preemption bound {:?}); a helper ran pieces of \
+             job 1 in {first}, of job 2 in {second}",
+            builder.preemption_bound
+        );
+        [first, second]
     }
 
     /// One caller and one helper, a job of three pieces: each runs once, and `run` returns
-    /// only after all have (their writes are visible to the caller).
+    /// only after all have (their writes are visible to the caller). Preemption bound 4.
     #[test]
     fn loom_one_job() {
-        let seen = std::sync::Arc::new(Seen::default());
-        model(&seen, |seen| {
+        let helped = model("loom_one_job", 4, |seen| {
             let executor = Executor::new(1, 2);
-            Pieces::new(3).run_on(&executor);
+            Pieces::new(3).run_on(&executor, 1);
             if executor.helper_pieces() > 0 {
                 seen.helped(0);
             }
         });
-        assert!(seen.report("loom_one_job")[0] > 0);
+        assert!(helped[0] > 0);
+    }
+
+    /// One caller and two helpers, a job of three pieces: the helpers join and leave in every
+    /// order, and the one leaving last wakes the caller if it parked. Preemption bound 3.
+    #[test]
+    fn loom_two_helpers() {
+        let helped = model("loom_two_helpers", 3, |seen| {
+            let executor = Executor::new(2, 3);
+            Pieces::new(3).run_on(&executor, 2);
+            if executor.helper_pieces() > 0 {
+                seen.helped(0);
+            }
+        });
+        assert!(helped[0] > 0);
     }
 
     /// Two jobs in a row on one executor: between them the helper may still be inside the
     /// first, checking for work, parking or parked; the second job must not lose its wake-up
-    /// nor wait for a helper that is not coming.
+    /// nor wait for a helper that is not coming. Preemption bound 4.
     #[test]
     fn loom_two_jobs() {
-        let seen = std::sync::Arc::new(Seen::default());
-        model(&seen, |seen| {
+        let helped = model("loom_two_jobs", 4, |seen| {
             let executor = Executor::new(1, 2);
             let mut before = 0;
             for job in 0..2 {
-                Pieces::new(2).run_on(&executor);
+                Pieces::new(2).run_on(&executor, 1);
                 let after = executor.helper_pieces();
                 if after > before {
                     seen.helped(job);
@@ -617,27 +633,26 @@ mod loom_tests {
                 before = after;
             }
         });
-        let helped = seen.report("loom_two_jobs");
         assert!(helped[0] > 0 && helped[1] > 0);
     }
 
     /// Two callers on two threads at once: one holds `busy` and shares its job with the
     /// helper, the other runs its pieces serially (or gets the executor after the first).
+    /// Preemption bound 3.
     #[test]
     fn loom_two_callers() {
-        let seen = std::sync::Arc::new(Seen::default());
-        model(&seen, |seen| {
+        let helped = model("loom_two_callers", 3, |seen| {
             let executor = Arc::new(Executor::new(1, 2));
             let other = {
                 let executor = Arc::clone(&executor);
-                thread::spawn(move || Pieces::new(2).run_on(&executor))
+                thread::spawn(move || Pieces::new(2).run_on(&executor, 1))
             };
-            Pieces::new(2).run_on(&executor);
+            Pieces::new(2).run_on(&executor, 1);
             other.join().unwrap();
             if executor.helper_pieces() > 0 {
                 seen.helped(0);
             }
         });
-        assert!(seen.report("loom_two_callers")[0] > 0);
+        assert!(helped[0] > 0);
     }
 }

@@ -50,9 +50,10 @@ for w in w1 w2; do
   one=$(echo ${times[$w,1]} | tr ' ' '\n' | median)
   all=$(echo ${times[$w,$cpus]} | tr ' ' '\n' | median)
   ex=""
-  [ -n "$extra" ] && ex=" $(echo ${times[$w,$extra]} | tr ' ' '\n' | median)"
+  [ -n "$extra" ] && ex=$(echo ${times[$w,$extra]} | tr ' ' '\n' | median)
   awk -v w="$w" -v d="$d" -v one="$one" -v all="$all" -v ex="$ex" 'BEGIN {
     best = (one < d) ? one : d
-    printf "%s %.4f %.4f %.4f%s %.2f %.2f\n", w, d, one, all, ex, d / best, d / one
+    fixed = (ex == "") ? "" : sprintf(" %.4f", ex)
+    printf "%s %.4f %.4f %.4f%s %.2f %.2f\n", w, d, one, all, fixed, d / best, d / one
   }'
 done

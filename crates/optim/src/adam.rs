@@ -237,8 +237,8 @@ impl Moments {
 ///
 /// The first moment of a weight whose gradient is zero for a while (an MNIST border pixel's)
 /// decays by `β₁` a step into the subnormal range, and every vector operation that reads a
-/// subnormal takes a microcode assist: 5 % of W1's first-layer moments were subnormal,
-/// which doubled the cost of the update. What such a moment adds to its weight is below
+/// subnormal takes a microcode assist, which can double the cost of the update (measured
+/// in docs/performance.md). What such a moment adds to its weight is below
 /// 1e-30 — below the last bit of any weight larger than 1e-23 — so flushing it changes no
 /// result that matters, the way TensorFlow and XLA run their CPU kernels with denormals
 /// flushed. (Changing the processor's flush-to-zero mode instead is undefined behaviour in

@@ -17,9 +17,9 @@
 pub const MAX_PIECES: usize = 64;
 
 /// Products with fewer multiply-adds run on the calling thread. Handing a piece to a
-/// running helper and waiting for it costs about a microsecond; this much work takes about
-/// 2.5 µs on one core at the 100 GFLOP/s a single core reaches, so sharing it saves more
-/// than it costs.
+/// running helper and waiting for it costs about a microsecond; this much work takes a few
+/// microseconds on one core with wide vector units, so below it sharing saves less than it
+/// costs.
 pub const PRODUCT_MIN_MACS: usize = 1 << 18;
 /// Column blocks are at least this wide: narrower blocks of a row-major output read the
 /// same rows of the left operand once per block and lose the kernel's full register tiles.

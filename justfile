@@ -3,7 +3,7 @@
 default: check
 
 # Everything CI runs.
-check: fmt-check clippy doc test
+check: fmt-check clippy doc test loom
 
 fmt-check:
     cargo fmt --all -- --check
@@ -14,6 +14,14 @@ clippy:
 # Unit, integration and doc tests.
 test:
     cargo test --workspace
+
+# Every interleaving of the runtime executor's lock-free protocol (loom; about a minute).
+loom:
+    RUSTFLAGS="--cfg loom" cargo test -p keel-runtime --release --target-dir target/loom --lib loom_
+
+# Default Keel against one thread and all CPUs, beside a busy loop (docs/performance.md).
+bench-contention:
+    scripts/bench-contention.sh
 
 doctest:
     cargo test --workspace --doc

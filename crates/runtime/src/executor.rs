@@ -495,7 +495,7 @@ mod word {
 }
 
 /// Model tests of the protocol under loom, every interleaving within the preemption bound:
-/// `RUSTFLAGS="--cfg loom" cargo test -p keel-runtime --release --target-dir target/loom loom_`.
+/// `RUSTFLAGS="--cfg loom" cargo test -p keel-runtime --release --target-dir target/loom --lib loom_`.
 /// Loom fails a test on a deadlock (every thread blocked, e.g. a lost wake-up), a data race on
 /// a piece's output, a failed assert or a leak; helpers are joined when the executor drops,
 /// so one that never leaves shows up as a deadlock too.

@@ -1,6 +1,6 @@
 //! The synchronization primitives the executor uses: std's, or loom's when the crate is
 //! built with `--cfg loom` for the model tests of every interleaving (`executor::loom_tests`:
-//! `RUSTFLAGS="--cfg loom" cargo test -p keel-runtime --release --target-dir target/loom loom_`).
+//! `RUSTFLAGS="--cfg loom" cargo test -p keel-runtime --release --target-dir target/loom --lib loom_`).
 
 #[cfg(loom)]
 pub(crate) use loom::{

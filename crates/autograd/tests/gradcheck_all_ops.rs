@@ -137,3 +137,44 @@ gradcheck! {
         (v[0].matmul(v[1]) + v[2]).relu().sparse_softmax_cross_entropy(&[0, 1, 1, 0]).mean()
     };
 }
+
+/// Products, fused dense layers and their gradients at shapes that take every way the
+/// runtime's plan cuts a product (column blocks, inner-dimension halves, row halves), on
+/// two threads; the backward products are cut too. A sample of each input's elements is
+/// perturbed (all of them would take minutes).
+#[test]
+fn products_at_shapes_that_take_every_split_path() {
+    use keel_runtime::plan::{product, ProductCut};
+    let runtime = keel_runtime::Runtime::builder().threads(2).build().unwrap();
+    let cfg = GradCheck {
+        max_elements: Some(24),
+        ..GradCheck::default()
+    };
+    let shapes = [(64, 256, 260), (33, 784, 32), (301, 33, 32)];
+    let cuts: Vec<ProductCut> = shapes.iter().map(|&(m, k, n)| product(m, k, n)).collect();
+    assert!(matches!(cuts[0], ProductCut::Columns { .. }), "{cuts:?}");
+    assert!(matches!(cuts[1], ProductCut::Inner { .. }), "{cuts:?}");
+    assert!(matches!(cuts[2], ProductCut::Rows { .. }), "{cuts:?}");
+    for (i, &(m, k, n)) in shapes.iter().enumerate() {
+        let (a, b, bias) = (
+            signed(&[m, k], 10 + i as u64),
+            signed(&[k, n], 20 + i as u64),
+            signed(&[n], 30 + i as u64),
+        );
+        runtime.install(|| {
+            check_gradients(|_, v| v[0].matmul(v[1]), &[a.clone(), b.clone()], cfg)
+                .unwrap_or_else(|e| panic!("matmul {m}x{k}x{n}: {e}"));
+            check_gradients(
+                |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Tanh),
+                &[a.clone(), b.clone(), bias.clone()],
+                cfg,
+            )
+            .unwrap_or_else(|e| panic!("dense {m}x{k}x{n}: {e}"));
+        });
+    }
+    if keel_runtime::available_cpus() >= 2 {
+        assert!(runtime.pieces_run_by_helpers() > 0, "no helper ran a piece");
+    } else {
+        eprintln!("skipped the helper check: this process may use one CPU");
+    }
+}

@@ -36,6 +36,13 @@ pub use keel_layers as layers;
 pub use keel_optim as optim;
 pub use keel_trainer as trainer;
 
+/// The `ndarray` version Keel's tensors and datasets use (`Tensor` is `ndarray::ArrayD<f32>`):
+/// build inputs and targets with it without pinning a version of your own.
+pub use ndarray;
+/// The `rand` version Keel's `Layer` API uses (`StdRng` in `build` and `Ctx`): a custom layer
+/// needs no dependency of its own.
+pub use rand;
+
 /// Where Keel's work runs: threads (`KEEL_NUM_THREADS`, else the CPUs this process may use)
 /// and a buffer arena with a byte budget. Pass a [`Runtime`](runtime::Runtime) to
 /// `FitOptions::runtime` or `Sequential::with_runtime`, or call `FitOptions::threads`.

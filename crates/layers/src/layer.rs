@@ -10,7 +10,10 @@ use rand::rngs::StdRng;
 /// input shape when the layer is added to a model, creates the weights, and returns the
 /// per-sample output shape, or an `Err` when the layer cannot take that input. Shapes
 /// never include the batch axis.
-pub trait Layer: std::fmt::Debug + Send {
+///
+/// Layers are `Send + Sync`: one model can serve `predict` from several threads at once
+/// (inference reads the weights and never writes them).
+pub trait Layer: std::fmt::Debug + Send + Sync {
     /// The Keras-style kind name ("dense", "dropout", ...), used to name layers.
     fn kind(&self) -> &'static str;
 

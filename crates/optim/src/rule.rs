@@ -40,7 +40,7 @@ use std::fmt;
 /// # Ok(())
 /// # }
 /// ```
-pub trait UpdateRule: fmt::Debug + Send {
+pub trait UpdateRule: fmt::Debug + Send + Sync {
     /// A short lowercase name, such as `"adam"`, shown in summaries and saved configs.
     fn name(&self) -> &'static str;
 

@@ -158,6 +158,31 @@ impl Sequential {
         Ok(out)
     }
 
+    /// The model's outputs for the samples of `x`, shape `[n, ..input_shape]`, without
+    /// labels: Keras's `model.predict(x)`. Runs 1024 samples per forward pass.
+    ///
+    /// ```
+    /// use keel_layers::{Activation, Dense};
+    /// use keel_trainer::{argmax_rows, Sequential};
+    /// # fn main() -> keel_trainer::Result<()> {
+    /// let model = Sequential::new([2]).add(Dense::new(3).activation(Activation::Softmax));
+    /// let x = ndarray::array![[1.0f32, 0.0], [0.0, 1.0]].into_dyn();
+    /// let probabilities = model.predict_samples(x)?;
+    /// assert_eq!(probabilities.shape(), &[2, 3]);
+    /// assert_eq!(argmax_rows(&probabilities)?.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// Samples that are not of the model's input shape, no samples, non-finite values, or a
+    /// layer that could not be built.
+    pub fn predict_samples(&self, x: ndarray::ArrayD<f32>) -> Result<Tensor> {
+        let n = x.shape().first().copied().unwrap_or(0);
+        // Placeholder labels: `predict` never reads them.
+        let data = Dataset::from_f32(x, keel_data::Targets::Classes(vec![0; n]))?;
+        self.predict(&data)
+    }
+
     /// Checks that the model was built, and that `data` has samples of its input shape.
     fn check_samples(&self, data: &Dataset) -> Result<()> {
         self.check()?;
@@ -190,4 +215,46 @@ impl Sequential {
         }
         Ok(())
     }
+}
+
+/// The index of the largest value of each row of `outputs` (shape `[n, classes]`): the
+/// predicted class of each sample, as `np.argmax(model.predict(x), axis=-1)`. Ties go to the first; a NaN row gives its first
+/// NaN's index.
+///
+/// ```
+/// let outputs = ndarray::array![[0.1f32, 0.7, 0.2], [0.5, 0.3, 0.2]].into_dyn();
+/// assert_eq!(keel_trainer::argmax_rows(&outputs).unwrap(), vec![1, 0]);
+/// ```
+///
+/// # Errors
+/// Outputs that are not of shape `[n, classes]` with at least one class.
+pub fn argmax_rows(outputs: &Tensor) -> Result<Vec<usize>> {
+    let (rows, width) = match outputs.shape() {
+        &[rows, width] if width > 0 => (rows, width),
+        shape => {
+            return Err(Error::InvalidOption {
+                option: "outputs",
+                expected: "shape [n, classes] with at least one class",
+                found: format!("shape {shape:?}"),
+            })
+        }
+    };
+    let flat = outputs.as_standard_layout();
+    let flat = flat.as_slice().expect("standard layout is contiguous");
+    Ok(flat
+        .chunks(width)
+        .take(rows)
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |(best, max), (i, &v)| {
+                    if v.is_nan() && !max.is_nan() || v > max {
+                        (i, v)
+                    } else {
+                        (best, max)
+                    }
+                })
+                .0
+        })
+        .collect())
 }

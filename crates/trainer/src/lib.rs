@@ -50,6 +50,7 @@ pub use callbacks::{
     LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau, TerminateOnNaN,
 };
 pub use error::{Error, Result};
+pub use evaluate::argmax_rows;
 pub use file::{
     FormatProblem, Misshaped, TrainingState, CHECKPOINT_FORMAT_VERSION, CHECKPOINT_MAGIC,
     FORMAT_VERSION, MAGIC, SAFETENSORS_ARCHITECTURE_KEY, WEIGHTS_FORMAT_VERSION, WEIGHTS_MAGIC,

@@ -135,3 +135,31 @@ fn a_set_thread_count_is_used_and_zero_is_an_error() {
     model.fit(&mnist_subset(768), options).unwrap();
     assert!(model.to_bytes().unwrap() == with_three);
 }
+
+#[test]
+fn one_model_serves_predict_from_several_threads_at_once() {
+    let model = wide_model(5);
+    let x = mnist_subset(128).x_f32();
+    let reference = model.predict_samples(x.clone()).unwrap();
+    thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| assert_eq!(model.predict_samples(x.clone()).unwrap(), reference));
+        }
+    });
+    let classes = keel_trainer::argmax_rows(&reference).unwrap();
+    assert_eq!(classes.len(), 128);
+    assert!(classes.iter().all(|&c| c < 10));
+}
+
+#[test]
+fn a_model_is_send_and_sync_and_argmax_names_a_bad_shape() {
+    fn shared_between_threads<T: Send + Sync>() {}
+    shared_between_threads::<Sequential>();
+    let err = keel_trainer::argmax_rows(&ndarray::Array1::<f32>::zeros(3).into_dyn()).unwrap_err();
+    assert!(
+        err.to_string().contains("[n, classes]") && err.to_string().contains("[3]"),
+        "{err}"
+    );
+    let tie_and_nan = ndarray::array![[0.5f32, 0.5], [f32::NAN, 1.0]].into_dyn();
+    assert_eq!(keel_trainer::argmax_rows(&tie_and_nan).unwrap(), vec![0, 0]);
+}

@@ -588,13 +588,12 @@ mod loom_tests {
         [first, second]
     }
 
-    /// One caller and one helper, a job of three pieces: each runs once, and `run` returns
-    /// only after all have (their writes are visible to the caller). Preemption bound 4.
-    #[test]
-    fn loom_one_job() {
-        let helped = model("loom_one_job", 4, |seen| {
-            let executor = Executor::new(1, 2);
-            Pieces::new(3).run_on(&executor, 1);
+    /// One caller and `helpers` helpers, a job of three pieces: each piece runs once, and
+    /// `run` returns only after all have (their writes are visible to the caller).
+    fn one_job(test: &str, preemptions: usize, helpers: usize) {
+        let helped = model(test, preemptions, move |seen| {
+            let executor = Executor::new(helpers, helpers + 1);
+            Pieces::new(3).run_on(&executor, helpers);
             if executor.helper_pieces() > 0 {
                 seen.helped(0);
             }
@@ -602,18 +601,17 @@ mod loom_tests {
         assert!(helped[0] > 0);
     }
 
-    /// One caller and two helpers, a job of three pieces: the helpers join and leave in every
-    /// order, and the one leaving last wakes the caller if it parked. Preemption bound 3.
+    /// One caller and one helper. Preemption bound 4.
+    #[test]
+    fn loom_one_job() {
+        one_job("loom_one_job", 4, 1);
+    }
+
+    /// One caller and two helpers: they join and leave in every order, and the one leaving
+    /// last wakes the caller if it parked. Preemption bound 3.
     #[test]
     fn loom_two_helpers() {
-        let helped = model("loom_two_helpers", 3, |seen| {
-            let executor = Executor::new(2, 3);
-            Pieces::new(3).run_on(&executor, 2);
-            if executor.helper_pieces() > 0 {
-                seen.helped(0);
-            }
-        });
-        assert!(helped[0] > 0);
+        one_job("loom_two_helpers", 3, 2);
     }
 
     /// Two jobs in a row on one executor: between them the helper may still be inside the

@@ -38,28 +38,12 @@ fn another_seed_gives_other_weights() {
 /// of `threads` threads and returns the model file's bytes and how many pieces of work
 /// its helper threads ran.
 fn weights_with_threads(threads: usize) -> (Vec<u8>, u64) {
-    use keel_layers::{Activation, Dense, Dropout, Flatten};
-    use keel_optim::Adam;
-    use keel_trainer::{Loss, Metric, Sequential};
     let runtime = keel_runtime::Runtime::builder()
         .threads(threads)
         .build()
         .expect("runtime");
     let bytes = {
-        let mut model = Sequential::new([28, 28])
-            .add(Flatten::new())
-            .add(Dense::new(512).activation(Activation::Relu))
-            .add(Dropout::new(0.2))
-            .add(Dense::new(512).activation(Activation::Relu))
-            .add(Dense::new(10).activation(Activation::Softmax))
-            .seed(5);
-        model
-            .compile(
-                Adam::new(1e-3),
-                Loss::SparseCategoricalCrossentropy,
-                &[Metric::Accuracy],
-            )
-            .expect("compile");
+        let mut model = common::dropout_mlp(&[512, 512], 5);
         let options = FitOptions::new()
             .epochs(1)
             .batch_size(128)

@@ -2,30 +2,14 @@
 //! threads, and the thread-count options.
 
 mod common;
-use common::{mnist_subset, seed_model};
+use common::{dropout_mlp, mnist_subset, seed_model};
 use keel_runtime::Runtime;
 use keel_trainer::{Error, FitOptions, Sequential};
 use std::thread;
 
 /// A model with products large enough to be shared between threads.
 fn wide_model(seed: u64) -> Sequential {
-    use keel_layers::{Activation, Dense, Dropout, Flatten};
-    use keel_optim::Adam;
-    use keel_trainer::{Loss, Metric};
-    let mut model = Sequential::new([28, 28])
-        .add(Flatten::new())
-        .add(Dense::new(256).activation(Activation::Relu))
-        .add(Dropout::new(0.2))
-        .add(Dense::new(10).activation(Activation::Softmax))
-        .seed(seed);
-    model
-        .compile(
-            Adam::new(1e-3),
-            Loss::SparseCategoricalCrossentropy,
-            &[Metric::Accuracy],
-        )
-        .expect("compile");
-    model
+    dropout_mlp(&[256], seed)
 }
 
 /// Trains `model` for one epoch (batch 64) and returns its file's bytes.

@@ -28,7 +28,7 @@ pub const MIN_POOLED_LEN: usize = 1024;
 /// that trains one.
 pub const DEFAULT_BUDGET: usize = 256 << 20;
 
-/// Free buffers by capacity class, within a byte budget.
+/// Free buffers by length, within a byte budget.
 pub(crate) struct Arena {
     budget: usize,
     free: Mutex<Free>,
@@ -36,23 +36,23 @@ pub(crate) struct Arena {
 
 #[derive(Default)]
 struct Free {
-    classes: HashMap<usize, Class>,
-    /// Bytes held in `classes`.
+    by_len: HashMap<usize, SameLength>,
+    /// Bytes held in `by_len`.
     bytes: usize,
-    /// Counts takes and recycles, to order classes by last use.
+    /// Counts takes and recycles, to order lengths by last use.
     clock: u64,
-    /// The classes takes asked for, with the clock of the last ask: a buffer of a class
+    /// The lengths takes asked for, with the clock of the last ask: a buffer of a length
     /// nobody asks for (made elsewhere, at a size the hot ops never use) is not kept.
     asked: HashMap<usize, u64>,
     /// Steps ended so far (see [`Arena::end_step`]).
     steps: u64,
 }
 
-/// At most this many asked-for classes are remembered; the older half is forgotten beyond.
+/// At most this many asked-for lengths are remembered; the older half is forgotten beyond.
 const MAX_ASKED: usize = 4096;
 
 #[derive(Default)]
-struct Class {
+struct SameLength {
     buffers: Vec<Vec<f32>>,
     last_used: u64,
     /// The step in which a buffer of this length was last taken or given back.
@@ -93,7 +93,7 @@ impl Arena {
             let clock = free.clock;
             free.remember_ask(len, clock);
             let step = free.steps;
-            let found = free.classes.get_mut(&len).and_then(|c| {
+            let found = free.by_len.get_mut(&len).and_then(|c| {
                 (c.last_used, c.last_step) = (clock, step);
                 c.buffers.pop()
             });
@@ -111,13 +111,13 @@ impl Arena {
     /// Keeps `v` for reuse if its length was asked for and it fits the budget (buffers made
     /// elsewhere, by ndarray, come back here too).
     pub(crate) fn recycle(&self, v: Vec<f32>) {
-        let class = v.capacity();
+        let len = v.capacity();
         let bytes = v.capacity() * size_of::<f32>();
-        if class < MIN_POOLED_LEN || bytes > self.budget {
+        if len < MIN_POOLED_LEN || bytes > self.budget {
             return;
         }
         let mut free = self.free();
-        if !free.asked.contains_key(&class) {
+        if !free.asked.contains_key(&len) {
             return;
         }
         let mut dropped = Vec::new();
@@ -130,7 +130,7 @@ impl Arena {
         free.clock += 1;
         let clock = free.clock;
         let step = free.steps;
-        let entry = free.classes.entry(class).or_default();
+        let entry = free.by_len.entry(len).or_default();
         (entry.last_used, entry.last_step) = (clock, step);
         entry.buffers.push(v);
         free.bytes += bytes;
@@ -151,10 +151,10 @@ impl Arena {
             free.steps += 1;
             let idle_before = free.steps.saturating_sub(IDLE_STEPS);
             let mut stale = Vec::new();
-            free.classes.retain(|_, class| {
-                let keep = class.last_step >= idle_before;
+            free.by_len.retain(|_, same| {
+                let keep = same.last_step >= idle_before;
                 if !keep {
-                    stale.append(&mut class.buffers);
+                    stale.append(&mut same.buffers);
                 }
                 keep
             });
@@ -167,14 +167,14 @@ impl Arena {
     /// Gives every free buffer back to the allocator.
     pub(crate) fn trim(&self) {
         let mut free = self.free();
-        free.classes.clear();
+        free.by_len.clear();
         free.bytes = 0;
     }
 }
 
 impl Free {
-    fn remember_ask(&mut self, class: usize, clock: u64) {
-        self.asked.insert(class, clock);
+    fn remember_ask(&mut self, len: usize, clock: u64) {
+        self.asked.insert(len, clock);
         if self.asked.len() > MAX_ASKED {
             let mut clocks: Vec<u64> = self.asked.values().copied().collect();
             let (_, &mut median, _) = clocks.select_nth_unstable(MAX_ASKED / 2);
@@ -182,19 +182,19 @@ impl Free {
         }
     }
 
-    /// Removes one buffer of the least recently used class (and the class once empty).
+    /// Removes one buffer of the least recently used length (and forgets the length once empty).
     fn take_least_recent(&mut self) -> Option<Vec<f32>> {
-        let (&class, _) = self.classes.iter().min_by_key(|(_, c)| c.last_used)?;
+        let (&len, _) = self.by_len.iter().min_by_key(|(_, c)| c.last_used)?;
         let entry = self
-            .classes
-            .get_mut(&class)
-            .expect("the class was just found");
+            .by_len
+            .get_mut(&len)
+            .expect("the length was just found");
         let buffer = entry.buffers.pop();
         if let Some(buffer) = &buffer {
             self.bytes -= buffer.capacity() * size_of::<f32>();
         }
         if entry.buffers.is_empty() {
-            self.classes.remove(&class);
+            self.by_len.remove(&len);
         }
         buffer
     }

@@ -7,8 +7,6 @@
 //! element's update is independent and the compiler never fuses a multiply and an add, so
 //! the split and the instruction set change no bit of the result.
 
-#[cfg(test)]
-use crate::PARALLEL_MIN_ELEMENTS;
 use keel_autograd::Tensor;
 use keel_runtime::{for_each_piece, plan};
 
@@ -74,7 +72,7 @@ mod tests {
 
     #[test]
     fn runs_on_threads_match_one_serial_pass() {
-        let n = 3 * PARALLEL_MIN_ELEMENTS + 5;
+        let n = 3 * plan::ELEMENTWISE_MIN_LEN + 5;
         let (mut p, g, mut s) = (ramp(n), ramp(n), Tensor::zeros(IxDyn(&[n])));
         for_each_run(&mut p, &g, [&mut s], |p, g, [s]| {
             for ((p, &g), s) in p.iter_mut().zip(g).zip(s.iter_mut()) {

@@ -56,10 +56,6 @@ mod state;
 #[cfg(test)]
 mod testing;
 
-/// Element-wise updates of at least this many elements are shared between threads (see
-/// `keel_runtime::plan::runs`); below it the hand-off costs more than the work.
-pub(crate) const PARALLEL_MIN_ELEMENTS: usize = keel_runtime::plan::ELEMENTWISE_MIN_LEN;
-
 pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use adamw::AdamW;

@@ -2,6 +2,7 @@
 //! tape gives them back when it is dropped, so the steady state of training allocates
 //! nothing of weight or activation size.
 
+use crate::arena::MIN_POOLED_LEN;
 use crate::Runtime;
 use ndarray::{ArrayD, IxDyn};
 
@@ -14,6 +15,9 @@ use ndarray::{ArrayD, IxDyn};
 /// keel_runtime::buffers::recycle_vec(v);
 /// ```
 pub fn take(len: usize) -> Vec<f32> {
+    if len < MIN_POOLED_LEN {
+        return vec![0.0; len];
+    }
     Runtime::with_current(|rt| rt.arena().take(len))
 }
 
@@ -25,7 +29,9 @@ pub fn tensor_for_overwrite(shape: &[usize]) -> ArrayD<f32> {
 
 /// Gives a buffer back for reuse (kept only if the arena's budget allows).
 pub fn recycle_vec(v: Vec<f32>) {
-    Runtime::with_current(|rt| rt.arena().recycle(v));
+    if v.capacity() >= MIN_POOLED_LEN {
+        Runtime::with_current(|rt| rt.arena().recycle(v));
+    }
 }
 
 /// Gives a tensor's storage back for reuse.

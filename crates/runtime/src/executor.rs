@@ -9,7 +9,7 @@
 //! - A job is offered to at most `pieces - 1` helpers, and the caller wakes only as many
 //!   parked helpers as the spinning ones do not cover: small jobs touch no idle helper.
 //! - At most one helper spins per core the process may use beyond the caller's: on an
-//!   oversubscribed runtime the rest park at once.
+//!   oversubscribed runtime the rest park at once, and on one CPU none spins.
 //! - A spinning helper yields after [`SPIN`] and parks after [`YIELD_UNTIL`]: nothing spins
 //!   once jobs stop coming, and nothing holds a core a busy neighbour needs for long.
 //! - A caller waiting for a helper's last piece spins, then yields, then parks until the
@@ -96,7 +96,7 @@ impl Executor {
                 job: AtomicPtr::new(std::ptr::null_mut()),
                 busy: AtomicBool::new(false),
                 spinning: AtomicUsize::new(0),
-                max_spinning: cores.saturating_sub(1).max(1),
+                max_spinning: cores.saturating_sub(1),
                 slots: (0..helpers)
                     .map(|_| Slot {
                         parked: AtomicBool::new(false),

@@ -47,6 +47,15 @@ struct Inner {
     arena: Arena,
 }
 
+/// Two handles are equal when they share one runtime.
+impl PartialEq for Runtime {
+    fn eq(&self, other: &Runtime) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Runtime {}
+
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
@@ -159,18 +168,20 @@ pub fn available_cpus() -> usize {
 
 static GLOBAL: OnceLock<Runtime> = OnceLock::new();
 
-fn global_ref() -> &'static Runtime {
+/// The default runtime, made from `KEEL_NUM_THREADS` on first use.
+fn try_global_ref() -> Result<&'static Runtime> {
     if let Some(global) = GLOBAL.get() {
-        return global;
+        return Ok(global);
     }
-    let runtime = RuntimeBuilder::new()
-        .from_env()
-        .and_then(RuntimeBuilder::build)
-        .unwrap_or_else(|error| {
-            eprintln!("keel: {error}; using the CPU count instead");
-            RuntimeBuilder::new().build().expect("the default builds")
-        });
-    GLOBAL.get_or_init(|| runtime)
+    let runtime = RuntimeBuilder::new().from_env()?.build()?;
+    Ok(GLOBAL.get_or_init(|| runtime))
+}
+
+fn global_ref() -> &'static Runtime {
+    try_global_ref().unwrap_or_else(|error| {
+        eprintln!("keel: {error}; using the CPU count instead");
+        GLOBAL.get_or_init(|| RuntimeBuilder::new().build().expect("the default builds"))
+    })
 }
 
 thread_local! {
@@ -190,13 +201,7 @@ impl Runtime {
     /// may use; or the one made by [`RuntimeBuilder::build_global`]. An error if
     /// `KEEL_NUM_THREADS` is not a positive whole number.
     pub fn try_global() -> Result<Runtime> {
-        match GLOBAL.get() {
-            Some(global) => Ok(global.clone()),
-            None => {
-                let runtime = RuntimeBuilder::new().from_env()?.build()?;
-                Ok(GLOBAL.get_or_init(|| runtime).clone())
-            }
-        }
+        try_global_ref().cloned()
     }
 
     /// [`try_global`](Self::try_global), falling back to the CPU count (with a warning on

@@ -1,6 +1,7 @@
 //! Inference: `evaluate` and `predict`.
 
 use crate::metrics::{target_kind, MetricTracker};
+use crate::sequential::on_runtime;
 use crate::{Error, Result, Scores, Sequential};
 use keel_autograd::{Tape, Tensor};
 use keel_data::{batch_ranges, Dataset};
@@ -42,9 +43,9 @@ impl Sequential {
     /// ```
     pub fn evaluate(&self, data: &Dataset) -> Result<Scores> {
         self.check_data(data)?;
-        let means = self
-            .runtime_for(None, None)?
-            .install(|| self.evaluate_means(data, INFERENCE_BATCH))?;
+        let means = on_runtime(self.runtime_for(None, None)?, || {
+            self.evaluate_means(data, INFERENCE_BATCH)
+        })?;
         Ok(Scores::from_logs(means.logs("")))
     }
 
@@ -143,7 +144,7 @@ impl Sequential {
         let mut out = Tensor::zeros(IxDyn(&shape));
         let mut rng = StdRng::seed_from_u64(0);
         let indices: Vec<usize> = (0..data.len()).collect();
-        self.runtime_for(None, None)?.install(|| {
+        on_runtime(self.runtime_for(None, None)?, || {
             for range in ranges {
                 let batch = crate::batching::gather_pooled(data, &indices[range.clone()]);
                 let tape = Tape::new();

@@ -9,6 +9,7 @@ use crate::file::{EpochState, FitShape};
 use crate::guard::GuardRun;
 use crate::metrics::MetricTracker;
 use crate::progress::EpochProgress;
+use crate::sequential::on_runtime;
 use crate::telemetry::{EpochTelemetry, StepAction};
 use crate::weights::training_weights;
 use crate::{
@@ -63,18 +64,20 @@ impl Sequential {
     /// # Ok(()) }
     /// ```
     pub fn fit(&mut self, data: &Dataset, mut options: FitOptions<'_>) -> Result<History> {
-        options.validate()?;
+        let verbosity = options.validate()?;
         let runtime = self.runtime_for(options.runtime.take(), options.threads)?;
-        runtime.install(|| self.fit_on_current_runtime(data, options))
+        on_runtime(runtime, || {
+            self.fit_on_current_runtime(data, options, verbosity)
+        })
     }
 
-    /// [`fit`](Sequential::fit), on the runtime installed by the caller.
+    /// [`fit`](Sequential::fit) with validated options, on the current runtime.
     fn fit_on_current_runtime(
         &mut self,
         data: &Dataset,
         mut options: FitOptions<'_>,
+        verbosity: Verbosity,
     ) -> Result<History> {
-        let verbosity = options.validate()?;
         if self.compiled.is_none() {
             return Err(Error::NotCompiled { operation: "fit" });
         }

@@ -92,22 +92,23 @@ impl Sequential {
     }
 
     /// The runtime this model's work runs on: `chosen` (from `FitOptions`), else its own,
-    /// else the default one. An error if `KEEL_NUM_THREADS` is invalid.
+    /// else the default one; `None` when that runtime is already the current one, so there
+    /// is nothing to install (every op would otherwise clone the handle of a runtime that
+    /// two training threads share). An error if `KEEL_NUM_THREADS` is invalid.
     pub(crate) fn runtime_for(
         &self,
         chosen: Option<keel_runtime::Runtime>,
         threads: Option<usize>,
-    ) -> Result<keel_runtime::Runtime> {
-        if let Some(runtime) = chosen {
-            return Ok(runtime);
-        }
-        if let Some(threads) = threads {
-            return Ok(keel_runtime::Runtime::builder().threads(threads).build()?);
-        }
-        match &self.runtime {
-            Some(runtime) => Ok(runtime.clone()),
-            None => Ok(keel_runtime::Runtime::try_global()?),
-        }
+    ) -> Result<Option<keel_runtime::Runtime>> {
+        let runtime = match (chosen, threads, &self.runtime) {
+            (Some(runtime), _, _) => runtime,
+            (None, Some(threads), _) => {
+                keel_runtime::Runtime::builder().threads(threads).build()?
+            }
+            (None, None, Some(runtime)) => runtime.clone(),
+            (None, None, None) => keel_runtime::Runtime::try_global()?,
+        };
+        Ok((runtime != keel_runtime::Runtime::current()).then_some(runtime))
     }
 
     /// Sets the weight-initialisation seed (default 0) and re-creates every layer's weights.
@@ -306,4 +307,13 @@ pub(crate) fn params_of(layers: &mut [Box<dyn Layer>]) -> Vec<(String, &mut Para
         }
     }
     out
+}
+
+/// Runs `f` with `runtime` installed, or on the current runtime when `None` (see
+/// [`Sequential::runtime_for`]).
+pub(crate) fn on_runtime<R>(runtime: Option<keel_runtime::Runtime>, f: impl FnOnce() -> R) -> R {
+    match runtime {
+        Some(runtime) => runtime.install(f),
+        None => f(),
+    }
 }

@@ -275,10 +275,10 @@ impl Optimizer {
 fn decay(p: &mut Tensor, wd: f32, lr: f32) {
     let shrink = |x: &mut f32| *x -= *x * wd * lr;
     match p.as_slice_memory_order_mut() {
-        Some(data) if data.len() >= crate::PARALLEL_MIN_ELEMENTS => {
+        Some(data) => {
             let runs = data.chunks_mut(keel_runtime::plan::runs(data.len()));
             keel_runtime::for_each_piece(runs, |run| run.iter_mut().for_each(shrink));
         }
-        _ => Zip::from(p).for_each(shrink),
+        None => Zip::from(p).for_each(shrink),
     }
 }

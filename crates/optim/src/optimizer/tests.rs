@@ -268,7 +268,7 @@ fn weight_decay_shrinks_before_the_rule_for_every_optimizer() {
     let got = run_steps(opt, &[2.0], &[&[1.0], &[1.0]]);
     assert_close(&got.concat(), &[1.8, 1.61], 1e-6);
     // A tensor long enough to be decayed in runs on several threads: same arithmetic.
-    let n = 3 * crate::PARALLEL_MIN_ELEMENTS + 7;
+    let n = 3 * keel_runtime::plan::ELEMENTWISE_MIN_LEN + 7;
     let opt = Optimizer::try_from(Sgd::new(0.1).weight_decay(0.5)).unwrap();
     let got = run_steps(opt, &vec![2.0; n], &[&vec![1.0; n]]);
     assert!(got[0].iter().all(|&p| (p - 1.8).abs() <= 1e-6));

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 struct Node {
     value: Arc<Tensor>,
+    /// The op's name, kept when the op itself is not (on a no-grad tape).
+    name: Option<&'static str>,
     op: Option<Box<dyn Op>>,
     inputs: Vec<usize>,
     param: Option<ParamId>,
@@ -26,9 +28,14 @@ struct Node {
 /// let grads = y.backward();
 /// assert_eq!(grads.get(x).unwrap(), &tensor(&[2], vec![2.0, 4.0]));
 /// ```
+///
+/// A [`Tape::no_grad`] tape computes the same values but records no graph: ops keep
+/// nothing for a backward pass (no saved inputs, masks or closures), as PyTorch's
+/// `torch.no_grad()`. Inference (`predict`, `evaluate`) runs on one.
 #[derive(Default)]
 pub struct Tape {
     nodes: RefCell<Vec<Node>>,
+    no_grad: bool,
 }
 
 impl std::fmt::Debug for Tape {
@@ -41,6 +48,31 @@ impl Tape {
     /// An empty tape.
     pub fn new() -> Self {
         Tape::default()
+    }
+
+    /// A tape that records values but no graph: nothing on it requires a gradient, ops are
+    /// dropped once they have computed their value, and [`Var::backward`] returns empty
+    /// [`Gradients`].
+    ///
+    /// ```
+    /// use keel_autograd::{tensor, Param, Tape};
+    /// let w = Param::new(tensor(&[2], vec![1.0, 2.0]));
+    /// let tape = Tape::no_grad();
+    /// let y = (tape.param(&w) * tape.param(&w)).sum();
+    /// assert_eq!(y.scalar(), 5.0);
+    /// assert_eq!(y.backward().num_params(), 0);
+    /// assert!(!tape.records_graph());
+    /// ```
+    pub fn no_grad() -> Self {
+        Tape {
+            nodes: RefCell::default(),
+            no_grad: true,
+        }
+    }
+
+    /// False for a [`no_grad`](Tape::no_grad) tape.
+    pub fn records_graph(&self) -> bool {
+        !self.no_grad
     }
 
     /// The number of recorded nodes.
@@ -77,10 +109,11 @@ impl Tape {
     fn leaf(&self, value: Arc<Tensor>, param: Option<ParamId>, requires_grad: bool) -> Var<'_> {
         self.push(Node {
             value,
+            name: None,
             op: None,
             inputs: Vec::new(),
-            param,
-            requires_grad,
+            param: param.filter(|_| !self.no_grad),
+            requires_grad: requires_grad && !self.no_grad,
         })
     }
 
@@ -105,9 +138,11 @@ impl Tape {
         };
         let refs: Vec<&Tensor> = values.iter().map(|v| v.as_ref()).collect();
         let value = op.forward(&refs);
+        let name = Some(op.name());
         self.push(Node {
             value: Arc::new(value),
-            op: Some(Box::new(op)),
+            name,
+            op: (!self.no_grad).then(|| Box::new(op) as Box<dyn Op>),
             inputs: inputs.iter().map(|v| v.id()).collect(),
             param: None,
             requires_grad,
@@ -121,7 +156,12 @@ impl Tape {
 
     /// The name of the op that produced node `id`, or `None` for a leaf.
     pub fn op_name(&self, id: usize) -> Option<&'static str> {
-        self.nodes.borrow()[id].op.as_ref().map(|op| op.name())
+        self.nodes.borrow()[id].name
+    }
+
+    /// The ids of the inputs of node `id` (none for a leaf).
+    pub(crate) fn inputs(&self, id: usize) -> Vec<usize> {
+        self.nodes.borrow()[id].inputs.clone()
     }
 
     /// Differentiates node `root` with respect to every differentiable leaf.

@@ -58,6 +58,31 @@ impl<'t> Var<'t> {
         v.iter().next().copied().unwrap_or_default()
     }
 
+    /// The name of the op that produced this value (`"softmax"`, `"dense"`, ...), or `None`
+    /// for a leaf. Losses use it as Keras does: cross-entropy on the output of a softmax is
+    /// computed from the softmax's input, in log space.
+    pub fn op_name(self) -> Option<&'static str> {
+        self.tape.op_name(self.id)
+    }
+
+    /// The values the op that produced this one took, in order (empty for a leaf).
+    ///
+    /// ```
+    /// use keel_autograd::{tensor, Tape};
+    /// let tape = Tape::new();
+    /// let logits = tape.var(tensor(&[1, 2], vec![1.0, 2.0]));
+    /// let p = logits.softmax(1);
+    /// assert_eq!(p.op_name(), Some("softmax"));
+    /// assert_eq!(p.inputs()[0].id(), logits.id());
+    /// ```
+    pub fn inputs(self) -> Vec<Var<'t>> {
+        self.tape
+            .inputs(self.id)
+            .into_iter()
+            .map(|id| Var::new(id, self.tape))
+            .collect()
+    }
+
     /// Differentiates this value with respect to every parameter and `Tape::var` leaf.
     ///
     /// A non-scalar value is treated as its sum.

@@ -89,6 +89,9 @@ gradcheck! {
     relu: [signed(&[2, 3], 8)] => |_, v| v[0].relu();
     leaky_relu: [signed(&[2, 3], 8)] => |_, v| v[0].leaky_relu(0.2);
     tanh: [signed(&[2, 3], 8)] => |_, v| v[0].tanh();
+    abs: [signed(&[2, 3], 8)] => |_, v| v[0].abs();
+    // Values inside and outside the range, each far from a bound.
+    clamp: [keel_autograd::tensor(&[2, 3], vec![-1.7, -0.4, 0.1, 0.6, 1.5, 2.2])] => |_, v| v[0].clamp(-1.0, 1.0);
 
     // Softmax family, along first, middle and last axes.
     softmax_last_axis: [signed(&[2, 4], 9)] => |_, v| v[0].softmax(1);

@@ -28,6 +28,23 @@ pub enum Targets {
 pub type BatchTargets = Targets;
 
 impl Targets {
+    /// The targets as a dense `[n, k]` array: dense targets as they are, class labels as
+    /// one column of their values (what regression losses compare an output unit with).
+    ///
+    /// ```
+    /// let y = keel_data::Targets::Classes(vec![2, 0]).to_dense();
+    /// assert_eq!(y.shape(), &[2, 1]);
+    /// assert_eq!(y.as_slice().unwrap(), &[2.0, 0.0]);
+    /// ```
+    pub fn to_dense(&self) -> ndarray::ArrayD<f32> {
+        match self {
+            Targets::Dense(t) => t.clone().into_dyn(),
+            Targets::Classes(y) => {
+                ndarray::Array2::from_shape_fn((y.len(), 1), |(i, _)| y[i] as f32).into_dyn()
+            }
+        }
+    }
+
     /// The number of samples these targets describe.
     ///
     /// # Examples

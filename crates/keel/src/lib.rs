@@ -58,20 +58,22 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Everything a training program needs, in one import.
 pub mod prelude {
-    pub use keel_autograd::{tensor, Tensor};
-    pub use keel_data::{Dataset, Targets};
+    pub use keel_autograd::{tensor, Tape, Tensor};
+    pub use keel_data::{batch_ranges, shuffled_indices, Dataset, Targets};
     pub use keel_layers::{
-        Activation, ActivationLayer, Dense, Dropout, Flatten, Initializer, Regularizer, Softmax,
+        Activation, ActivationLayer, Ctx, Dense, Dropout, Flatten, Initializer, Layer, Mode,
+        Regularizer, Softmax,
     };
     pub use keel_optim::{
         Adagrad, AdamW, Agc, AgcExclude, AutoClip, CosineDecay, CosineDecayRestarts,
         ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay, RMSprop,
         WeightDecay, ZClip,
     };
-    pub use keel_optim::{Adam, Clip, Clipping, Sgd};
+    pub use keel_optim::{Adam, Clip, Clipping, Optimizer, Sgd};
     pub use keel_runtime::Runtime;
     pub use keel_trainer::{
-        Average, ConfusionMatrix, FitOptions, History, Loss, Metric, Scores, Sequential,
+        argmax_rows, Average, ConfusionMatrix, CustomLoss, FitOptions, GradientHook, History, Loss,
+        Metric, Scores, Sequential, StepGradients,
     };
     pub use keel_trainer::{BackupAndRestore, SaveFreq, TrainingState};
     pub use keel_trainer::{

@@ -43,6 +43,7 @@ pub struct Dense {
     config: DenseConfig,
     kernel: Option<Param>,
     bias: Option<Param>,
+    trainable: bool,
 }
 
 impl Dense {
@@ -65,7 +66,22 @@ impl Dense {
             config,
             kernel: None,
             bias: None,
+            trainable: true,
         }
+    }
+
+    /// Creates the layer frozen (`false`), as Keras's `Dense(10, trainable=False)`: a model
+    /// leaves its weights out of the optimizer's updates. A built model changes it with
+    /// `Sequential::set_trainable`.
+    ///
+    /// ```
+    /// use keel_layers::{Dense, Layer};
+    /// let frozen = Dense::new(3).trainable(false);
+    /// assert!(!Layer::trainable(&frozen));
+    /// ```
+    pub fn trainable(mut self, trainable: bool) -> Self {
+        self.trainable = trainable;
+        self
     }
 
     /// Sets the activation.
@@ -157,6 +173,10 @@ fn check_initializer(init: Initializer, parameter: &'static str) -> Result<()> {
 impl Layer for Dense {
     fn kind(&self) -> &'static str {
         "dense"
+    }
+
+    fn trainable(&self) -> bool {
+        self.trainable
     }
 
     fn build(&mut self, input_shape: &[usize], rng: &mut StdRng) -> Result<Vec<usize>> {

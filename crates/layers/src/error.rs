@@ -26,6 +26,16 @@ pub enum Error {
         /// The value given.
         found: String,
     },
+    /// Weights given to `set_weights` do not fit the layer.
+    #[error("{layer}: set_weights expected {expected}, found {found}")]
+    Weights {
+        /// The layer's kind.
+        layer: String,
+        /// What the layer holds.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
 }
 
 /// The result type of this crate.

@@ -1,7 +1,7 @@
 //! The `Layer` trait every layer implements.
 
 use crate::{Activation, Ctx, LayerConfig, Result};
-use keel_autograd::{Param, Tape, Var};
+use keel_autograd::{Param, Tape, Tensor, Var};
 use rand::rngs::StdRng;
 
 /// A building block of a `Sequential` model (in `keel-trainer`).
@@ -16,6 +16,12 @@ use rand::rngs::StdRng;
 pub trait Layer: std::fmt::Debug + Send + Sync {
     /// The Keras-style kind name ("dense", "dropout", ...), used to name layers.
     fn kind(&self) -> &'static str;
+
+    /// Whether a model starting with this layer lets the optimizer update its weights (true
+    /// by default); the model holds the flag from then on (`Sequential::set_trainable`).
+    fn trainable(&self) -> bool {
+        true
+    }
 
     /// Creates the weights for `input_shape` and returns the output shape.
     ///
@@ -73,6 +79,67 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
     /// default.
     fn non_trainable_params(&self) -> Vec<(&'static str, &Param)> {
         Vec::new()
+    }
+
+    /// Copies of the weights in Keras order (as [`params`](Layer::params): kernel, then
+    /// bias), as Keras's `layer.get_weights()`.
+    ///
+    /// ```
+    /// use keel_layers::{Dense, Layer};
+    /// use rand::SeedableRng;
+    /// let mut dense = Dense::new(2);
+    /// dense.build(&[3], &mut rand::rngs::StdRng::seed_from_u64(0))?;
+    /// let mut weights = dense.get_weights();
+    /// assert_eq!(weights[0].shape(), &[3, 2]);
+    /// weights[1].fill(0.5);
+    /// dense.set_weights(weights)?;
+    /// assert!(dense.get_weights()[1].iter().all(|&b| b == 0.5));
+    /// assert!(dense.set_weights(Vec::new()).is_err());
+    /// # Ok::<(), keel_layers::Error>(())
+    /// ```
+    fn get_weights(&self) -> Vec<Tensor> {
+        self.params()
+            .iter()
+            .map(|(_, p)| p.value().clone())
+            .collect()
+    }
+
+    /// Replaces the weights, given in [`get_weights`](Layer::get_weights) order, as Keras's
+    /// `layer.set_weights(weights)`.
+    ///
+    /// # Errors
+    /// [`Error::Weights`](crate::Error::Weights) when the count or a shape differs, or a
+    /// value is NaN or infinite; nothing is changed then.
+    fn set_weights(&mut self, weights: Vec<Tensor>) -> Result<()> {
+        let layer = self.kind();
+        let mut params = self.params_mut();
+        if weights.len() != params.len() {
+            return Err(crate::Error::Weights {
+                layer: layer.to_string(),
+                expected: format!("{} weights", params.len()),
+                found: format!("{} weights", weights.len()),
+            });
+        }
+        for ((name, p), w) in params.iter().zip(&weights) {
+            if p.value().shape() != w.shape() {
+                return Err(crate::Error::Weights {
+                    layer: layer.to_string(),
+                    expected: format!("{name} of shape {:?}", p.value().shape()),
+                    found: format!("shape {:?}", w.shape()),
+                });
+            }
+            if let Some(v) = w.iter().find(|v| !v.is_finite()) {
+                return Err(crate::Error::Weights {
+                    layer: layer.to_string(),
+                    expected: format!("finite values in {name}"),
+                    found: v.to_string(),
+                });
+            }
+        }
+        for ((_, p), w) in params.iter_mut().zip(weights) {
+            p.set_value(w);
+        }
+        Ok(())
     }
 
     /// The penalty this layer adds to the training loss (Keras's `layer.losses`: kernel

@@ -24,6 +24,7 @@ pub(crate) use norm::sum_squares;
 pub(crate) use plan::Plan;
 
 use crate::{Error, Result};
+use keel_autograd::ParamPath;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -134,12 +135,12 @@ impl Clip {
     }
 
     /// Decides, once per step, what to do to each gradient; stateful modes update `state`
-    /// here (never with a non-finite norm). `last_name` is the last parameter's name.
+    /// here (never with a non-finite norm). `last` is the last parameter's path.
     pub(crate) fn plan<'n>(
         &self,
         state: &mut ClipState,
         global_norm: f64,
-        last_name: Option<&'n str>,
+        last: Option<&'n ParamPath>,
     ) -> Plan<'n> {
         match *self {
             Clip::Value(c) => Plan::Value(c),
@@ -147,7 +148,7 @@ impl Clip {
             Clip::GlobalNorm(c) => global::plan(f64::from(c), global_norm),
             Clip::Agc(agc) => Plan::Agc {
                 agc,
-                excluded: agc.excluded_layer(last_name),
+                excluded: agc.excluded_layer(last),
             },
             Clip::AutoClip(auto) => match state.autoclip().threshold(&auto, global_norm) {
                 Some(max) => global::plan(max, global_norm),

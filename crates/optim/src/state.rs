@@ -11,17 +11,17 @@ use std::collections::BTreeMap;
 /// Plain data in a `BTreeMap`, so it iterates and serializes in a deterministic order.
 ///
 /// ```
-/// use keel_autograd::{tensor, Gradients, Param};
+/// use keel_autograd::{tensor, Gradients, Param, ParamPath};
 /// use keel_optim::{Adam, ClipState, Optimizer};
 /// # fn main() -> keel_optim::Result<()> {
 /// let mut opt = Optimizer::try_from(Adam::default())?;
 /// let mut w = Param::new(tensor(&[3], vec![0.0; 3]));
 /// let mut grads = Gradients::default();
 /// grads.insert(w.id(), tensor(&[3], vec![1.0; 3]));
-/// opt.step([("0.dense.kernel".to_string(), &mut w)], &mut grads)?;
+/// opt.step([(ParamPath::new(0, "dense", "kernel"), &mut w)], &mut grads)?;
 /// let state = opt.state();
 /// assert_eq!(state.iterations(), 1);
-/// assert_eq!(state.slots()["0.dense.kernel"].len(), 2); // Adam's m and v
+/// assert_eq!(state.slots()["dense/kernel"].len(), 2); // Adam's m and v
 /// assert_eq!(state.clip_state(), &ClipState::Stateless);
 /// # Ok(())
 /// # }

@@ -50,8 +50,8 @@ pub enum Error {
     /// The targets do not fit the loss or the output layer.
     #[error("{loss}: expected {expected}, found {found}")]
     Targets {
-        /// The loss's Keras name.
-        loss: &'static str,
+        /// The loss's Keras name (a custom loss's own).
+        loss: String,
         /// What the loss needs.
         expected: String,
         /// What was given.
@@ -203,6 +203,24 @@ pub enum Error {
         name: String,
         /// Every name that is logged, sorted.
         available: Vec<String>,
+    },
+    /// No layer of the model has the name given.
+    #[error("no layer named '{name}': expected one of {}", known.join(", "))]
+    UnknownLayer {
+        /// The name given.
+        name: String,
+        /// The model's layer names, in order.
+        known: Vec<String>,
+    },
+    /// Weights given to `set_weights` do not match the layer's or model's weights.
+    #[error("set_weights of {target}: expected {expected}, found {found}")]
+    WeightsMismatch {
+        /// The layer (or "the model").
+        target: String,
+        /// The weights expected (count or shape).
+        expected: String,
+        /// What was given.
+        found: String,
     },
     /// A `ModelCheckpoint` file-name pattern cannot be parsed.
     #[error("model_checkpoint: filepath pattern '{pattern}': {problem}")]

@@ -9,6 +9,7 @@ use keel_layers::{Ctx, Mode};
 use ndarray::{Axis, IxDyn};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use std::ops::ControlFlow;
 
 /// Samples per forward pass in `evaluate` and `predict`: large batches amortise per-op cost,
 /// and only the order of summation depends on it.
@@ -73,11 +74,10 @@ impl Sequential {
         batch_size: usize,
         tracker: &mut MetricTracker,
     ) -> Result<()> {
-        let loss_fn = self.compiled.as_ref().map(|c| c.loss);
         // The regularization penalty, added to every batch's loss as Keras 3 does for
         // validation and `evaluate` too (the weights do not change in between).
         let penalty = {
-            let tape = Tape::new();
+            let tape = Tape::no_grad();
             self.regularization_loss(&tape).map_or(0.0, |p| p.scalar())
         };
         let mut rng = StdRng::seed_from_u64(0); // unused in Eval mode
@@ -85,14 +85,20 @@ impl Sequential {
         for range in batch_ranges(data.len(), batch_size)? {
             let batch = crate::batching::gather_pooled(data, &indices[range]);
             let n = batch.len();
-            let tape = Tape::new();
+            let tape = Tape::no_grad();
             let mut ctx = Ctx::new(Mode::Eval, &mut rng);
-            let (output, activation) = self.forward_split(self.input_var(&tape, batch.x), &mut ctx);
-            if let Some(loss_fn) = loss_fn {
-                let loss = loss_fn.per_sample(output, activation, &batch.y).mean();
-                tracker.add_loss(loss.scalar() + penalty, n);
+            if self.compiled.is_some() {
+                let pass = self
+                    .forward_loss(&tape, batch.x, &batch.y, None, &mut ctx, |_, _| {
+                        ControlFlow::Continue(())
+                    })?
+                    .expect("nothing stops the pass");
+                tracker.add_loss(pass.data_loss.scalar() + penalty, n);
+                tracker.update(&pass.output.value(), &batch.y);
+            } else {
+                let (output, _) = self.forward_split(self.input_var(&tape, batch.x), &mut ctx);
+                tracker.update(&output.value(), &batch.y);
             }
-            tracker.update(&output.value(), &batch.y);
         }
         Ok(())
     }
@@ -147,7 +153,7 @@ impl Sequential {
         on_runtime(self.runtime_for(None, None)?, || {
             for range in ranges {
                 let batch = crate::batching::gather_pooled(data, &indices[range.clone()]);
-                let tape = Tape::new();
+                let tape = Tape::no_grad();
                 let mut ctx = Ctx::new(Mode::Eval, &mut rng);
                 let (logits, activation) =
                     self.forward_split(self.input_var(&tape, batch.x), &mut ctx);

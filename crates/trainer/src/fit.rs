@@ -97,6 +97,7 @@ impl Sequential {
         let classes = self.output_shape().iter().product::<usize>().max(2);
         let weights = training_weights(&options, data, &train, classes)?;
         let callbacks = CallbackList::new(std::mem::take(&mut options.callbacks));
+        let hooks = std::mem::take(&mut options.gradient_hooks);
         let batches = batch_ranges(train.len(), options.batch_size)?.count();
         let steps = options.steps_per_epoch.map_or(batches, |s| s.min(batches));
         let telemetry = EpochTelemetry::new(options.telemetry, self);
@@ -140,6 +141,7 @@ impl Sequential {
             validation,
             weights,
             callbacks,
+            hooks,
             info,
             means,
             telemetry,
@@ -172,6 +174,7 @@ pub(crate) struct Run<'a> {
     validation: Option<Dataset>,
     weights: Option<Vec<f32>>,
     callbacks: CallbackList<'a>,
+    hooks: Vec<Box<dyn crate::GradientHook + 'a>>,
     info: FitInfo,
     rng: FitRng,
     /// The RNG as the current epoch began (a checkpoint inside the epoch stores it).
@@ -290,9 +293,10 @@ impl Run<'_> {
                 .map(|w| indices.iter().map(|&i| w[i]).collect());
             let n = indices.len();
             let rng_before = self.rng.clone();
-            let (train, rng, means, guard, telemetry) = (
+            let (train, rng, hooks, means, guard, telemetry) = (
                 &self.train,
                 &mut self.rng,
+                &mut self.hooks,
                 &mut self.means,
                 &mut self.guard,
                 &mut self.telemetry,
@@ -301,7 +305,7 @@ impl Run<'_> {
             self.threads.before_step();
             let started = Instant::now();
             let batch = crate::batching::gather_pooled(train, indices);
-            let step = model.train_step(batch, weights, rng, means, guard, telemetry)?;
+            let step = model.train_step(batch, weights, rng, hooks, means, guard, telemetry)?;
             self.threads.after_step(started.elapsed());
             let next = match &step.trigger {
                 None => {

@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod backup;
 mod batching;
 mod callbacks;
@@ -31,8 +32,10 @@ mod error;
 mod evaluate;
 mod file;
 mod fit;
+mod forward;
 mod guard;
 mod history;
+mod hook;
 mod loss;
 mod metrics;
 mod options;
@@ -57,7 +60,8 @@ pub use file::{
 };
 pub use guard::{Guard, GuardAction, GuardEvent, Location, Pass, Policy, Rollback, Spike, Trigger};
 pub use history::{plot_grad_norms, History};
-pub use loss::{Loss, TargetKind};
+pub use hook::{GradientHook, StepGradients};
+pub use loss::{Crossentropy, CustomLoss, Loss, LossFn, TargetKind};
 pub use metrics::{Average, ConfusionMatrix, Metric};
 pub use options::FitOptions;
 pub use progress::Verbosity;

@@ -1,7 +1,9 @@
 //! The options of `fit`, as a builder with Keras's names and defaults.
 
 use crate::error::invalid_option as invalid;
-use crate::{BackupAndRestore, Callback, Guard, Result, Telemetry, TrainingState, Verbosity};
+use crate::{
+    BackupAndRestore, Callback, GradientHook, Guard, Result, Telemetry, TrainingState, Verbosity,
+};
 use keel_data::Dataset;
 use std::collections::BTreeMap;
 
@@ -56,6 +58,9 @@ pub struct FitOptions<'a> {
     pub steps_per_epoch: Option<usize>,
     /// The callbacks, called in order. Defaults to none.
     pub callbacks: Vec<Box<dyn Callback + 'a>>,
+    /// The gradient hooks, called in order on every step's gradients before clipping and
+    /// the guard. Defaults to none.
+    pub gradient_hooks: Vec<Box<dyn GradientHook + 'a>>,
     /// What happens to a step whose loss or gradients are non-finite or whose gradient norm
     /// spikes. Defaults to [`Guard::new`]: stop at the first non-finite step.
     pub guard: Guard,
@@ -92,6 +97,7 @@ impl std::fmt::Debug for FitOptions<'_> {
             .field("validation_freq", &self.validation_freq)
             .field("steps_per_epoch", &self.steps_per_epoch)
             .field("callbacks", &self.callbacks.len())
+            .field("gradient_hooks", &self.gradient_hooks.len())
             .field("guard", &self.guard)
             .field("telemetry", &self.telemetry)
             .field("backup", &self.backup)
@@ -122,6 +128,7 @@ impl Default for FitOptions<'_> {
             validation_freq: 1,
             steps_per_epoch: None,
             callbacks: Vec::new(),
+            gradient_hooks: Vec::new(),
             guard: Guard::new(),
             telemetry: Telemetry::Off,
             backup: None,
@@ -219,6 +226,13 @@ impl<'a> FitOptions<'a> {
     /// the beginning of the data, unlike Keras, which continues where the last epoch left off).
     pub fn steps_per_epoch(mut self, steps: usize) -> Self {
         self.steps_per_epoch = Some(steps);
+        self
+    }
+
+    /// Adds a [`GradientHook`], which sees and may change every step's gradients after the
+    /// backward pass, before clipping and the non-finite guard (see its example).
+    pub fn gradient_hook(mut self, hook: impl GradientHook + 'a) -> Self {
+        self.gradient_hooks.push(Box::new(hook));
         self
     }
 

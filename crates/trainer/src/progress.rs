@@ -130,7 +130,7 @@ mod tests {
             ("grad_norm".to_string(), 7.29e26),
             ("learning_rate".to_string(), 1e-4),
             ("skipped_steps".to_string(), 3.0),
-            ("grad_norm/1.dense".to_string(), 2.0),
+            ("grad_norm/dense".to_string(), 2.0),
         ];
         assert_eq!(
             format_logs(&logs),

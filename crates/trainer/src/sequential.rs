@@ -1,7 +1,7 @@
 //! `Sequential`: a stack of layers with shapes checked as they are added.
 
 use crate::{Error, Loss, Metric, Result};
-use keel_autograd::{Param, Tape, Tensor, Var};
+use keel_autograd::{Param, ParamPath, Tape, Tensor, Var};
 use keel_layers::{Activation, Ctx, Layer};
 use keel_optim::Optimizer;
 use ndarray::IxDyn;
@@ -36,7 +36,9 @@ pub(crate) struct Compiled {
 pub struct Sequential {
     input_shape: Vec<usize>,
     pub(crate) layers: Vec<Box<dyn Layer>>,
-    names: Vec<String>,
+    pub(crate) names: Vec<String>,
+    /// Whether the optimizer updates each layer's weights (Keras's `layer.trainable`).
+    pub(crate) trainable: Vec<bool>,
     shapes: Vec<Vec<usize>>,
     seed: u64,
     build_error: Option<keel_layers::Error>,
@@ -61,6 +63,7 @@ impl Sequential {
             input_shape: input_shape.as_ref().to_vec(),
             layers: Vec::new(),
             names: Vec::new(),
+            trainable: Vec::new(),
             shapes: Vec::new(),
             seed: 0,
             build_error: None,
@@ -115,11 +118,13 @@ impl Sequential {
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         let layers = std::mem::take(&mut self.layers);
+        let trainable = std::mem::take(&mut self.trainable);
         self.names.clear();
         self.shapes.clear();
         self.build_error = None;
-        for layer in layers {
+        for (layer, trainable) in layers.into_iter().zip(trainable) {
             self.push_boxed(layer);
+            *self.trainable.last_mut().expect("just pushed") = trainable;
         }
         self
     }
@@ -134,6 +139,7 @@ impl Sequential {
 
     /// Appends an already boxed layer (as [`LayerConfig::build`](keel_layers::LayerConfig::build) returns).
     pub fn push_boxed(&mut self, mut layer: Box<dyn Layer>) {
+        self.trainable.push(layer.trainable());
         if self.build_error.is_some() {
             self.layers.push(layer);
             return;
@@ -241,25 +247,93 @@ impl Sequential {
         &self.shapes
     }
 
-    /// The total number of scalars in all parameters.
+    /// The total number of scalars in all parameters, trainable or not.
     pub fn param_count(&self) -> usize {
         self.named_params().iter().map(|(_, p)| p.len()).sum()
     }
 
-    /// Every parameter with its path, `"{index}.{kind}.{name}"` (e.g. `"1.dense.kernel"`).
-    pub fn named_params(&self) -> Vec<(String, &Param)> {
+    /// Every parameter (trainable or frozen) with its path, in model order: Keras's
+    /// `model.weights`. Paths display as `"dense_1/kernel"`, the layer named as `summary()`
+    /// names it.
+    pub fn named_params(&self) -> Vec<(ParamPath, &Param)> {
         let mut out = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            for (name, p) in layer.params() {
-                out.push((format!("{i}.{}.{name}", layer.kind()), p));
+            for (weight, p) in layer.params() {
+                out.push((path_of(&self.names, i, layer.kind(), weight), p));
             }
         }
         out
     }
 
     /// Mutable access to every parameter with its path, in [`named_params`](Sequential::named_params) order.
-    pub fn named_params_mut(&mut self) -> Vec<(String, &mut Param)> {
-        params_of(&mut self.layers)
+    pub fn named_params_mut(&mut self) -> Vec<(ParamPath, &mut Param)> {
+        params_of(&mut self.layers, &self.names, None)
+    }
+
+    /// The parameters the optimizer updates (those of trainable layers) with their paths, in
+    /// model order: Keras's `model.trainable_variables`, for custom training loops.
+    ///
+    /// ```
+    /// use keel_layers::Dense;
+    /// use keel_trainer::Sequential;
+    /// # fn main() -> keel_trainer::Result<()> {
+    /// let mut model = Sequential::new([3]).add(Dense::new(4)).add(Dense::new(2));
+    /// model.set_trainable("dense", false)?;
+    /// let names: Vec<String> = model.trainable_params_mut().iter().map(|(p, _)| p.to_string()).collect();
+    /// assert_eq!(names, ["dense_1/kernel", "dense_1/bias"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn trainable_params_mut(&mut self) -> Vec<(ParamPath, &mut Param)> {
+        params_of(&mut self.layers, &self.names, Some(&self.trainable))
+    }
+
+    /// The parameters of trainable layers with their paths, in model order.
+    pub fn trainable_params(&self) -> Vec<(ParamPath, &Param)> {
+        self.named_params()
+            .into_iter()
+            .filter(|(path, _)| path.layer_index().is_some_and(|i| self.trainable[i]))
+            .collect()
+    }
+
+    /// Whether the optimizer updates the weights of the layer at `index`.
+    pub(crate) fn layer_trainable(&self, index: usize) -> bool {
+        self.trainable.get(index).copied().unwrap_or(true)
+    }
+
+    /// Freezes (`false`) or unfreezes the layer named `name`, as Keras's
+    /// `model.get_layer(name).trainable = False`: a frozen layer's weights are left out of
+    /// the optimizer's updates (and of [`trainable_params_mut`](Sequential::trainable_params_mut)),
+    /// kept in every file, and counted as non-trainable by `summary()`. Recompile to start
+    /// the optimizer afresh if you change this between `fit` calls, as Keras asks.
+    ///
+    /// # Errors
+    /// [`Error::UnknownLayer`] when no layer has that name.
+    pub fn set_trainable(&mut self, name: &str, trainable: bool) -> Result<()> {
+        let index = self.layer_index(name)?;
+        self.trainable[index] = trainable;
+        Ok(())
+    }
+
+    /// Whether the layer named `name` is trainable.
+    ///
+    /// # Errors
+    /// [`Error::UnknownLayer`] when no layer has that name.
+    pub fn is_trainable(&self, name: &str) -> Result<bool> {
+        Ok(self.trainable[self.layer_index(name)?])
+    }
+
+    /// The position of the layer named `name`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownLayer`] naming the layers there are.
+    pub fn layer_index(&self, name: &str) -> Result<usize> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| Error::UnknownLayer {
+                name: name.to_string(),
+                known: self.names.clone(),
+            })
     }
 
     /// The activation the last layer applies, which losses fuse.
@@ -296,14 +370,29 @@ impl Sequential {
     }
 }
 
-/// The parameters of `layers` by path; a free function so that `fit` can borrow the layers
-/// and the optimizer (another field of the model) at once.
-pub(crate) fn params_of(layers: &mut [Box<dyn Layer>]) -> Vec<(String, &mut Param)> {
+/// The path of weight `weight` of layer `index` (named `names[index]`, or by its kind when
+/// it could not be built).
+fn path_of(names: &[String], index: usize, kind: &str, weight: &str) -> ParamPath {
+    let layer = names.get(index).map_or(kind, String::as_str);
+    ParamPath::new(index, layer, weight)
+}
+
+/// The parameters of `layers` by path, only those of trainable layers when `trainable` is
+/// given; a free function so that `fit` can borrow the layers and the optimizer (another
+/// field of the model) at once.
+pub(crate) fn params_of<'a>(
+    layers: &'a mut [Box<dyn Layer>],
+    names: &[String],
+    trainable: Option<&[bool]>,
+) -> Vec<(ParamPath, &'a mut Param)> {
     let mut out = Vec::new();
     for (i, layer) in layers.iter_mut().enumerate() {
+        if trainable.is_some_and(|t| !t.get(i).copied().unwrap_or(true)) {
+            continue;
+        }
         let kind = layer.kind();
-        for (name, p) in layer.params_mut() {
-            out.push((format!("{i}.{kind}.{name}"), p));
+        for (weight, p) in layer.params_mut() {
+            out.push((path_of(names, i, kind, weight), p));
         }
     }
     out

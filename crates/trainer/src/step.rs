@@ -1,16 +1,19 @@
-//! One training step: forward, loss (with regularization), backward, and the optimizer's
-//! guarded update.
+//! One training step, as named stages: batch → forward and loss → backward → gradient hooks
+//! → gradient transforms and guard → optimizer → metrics. `fit` supplies the batch and runs
+//! the callbacks around it.
 
 use crate::fit::FitRng;
 use crate::guard::{GuardRun, Trigger};
+use crate::hook::{GradientHook, StepGradients};
 use crate::metrics::MetricTracker;
 use crate::sequential::params_of;
 use crate::telemetry::EpochTelemetry;
 use crate::{Error, Result, Sequential};
-use keel_autograd::{tensor, Tape, Var};
+use keel_autograd::{Gradients, ParamPath, Tape, Tensor};
 use keel_data::Batch;
 use keel_layers::{Ctx, Mode};
 use keel_optim::{Decision, StepStats};
+use std::ops::ControlFlow;
 
 /// What one training step did.
 #[derive(Debug)]
@@ -22,82 +25,125 @@ pub(crate) struct StepResult {
     /// Why the guard refused the step, if it did.
     pub(crate) trigger: Option<Trigger>,
     /// Each parameter's gradient norm, kept only for a non-finite step (to locate it).
-    pub(crate) param_norms: Option<Vec<(String, f32)>>,
+    pub(crate) param_norms: Option<Vec<(ParamPath, f32)>>,
+}
+
+/// What a step's stages before the update produce.
+struct Backward {
+    loss: f32,
+    grads: Gradients,
+    output: std::sync::Arc<Tensor>,
 }
 
 impl Sequential {
     /// The sum of every layer's regularization penalty on `tape`, if any layer has one.
-    pub(crate) fn regularization_loss<'t>(&self, tape: &'t Tape) -> Option<Var<'t>> {
+    pub(crate) fn regularization_loss<'t>(&self, tape: &'t Tape) -> Option<keel_autograd::Var<'t>> {
         self.layers
             .iter()
             .filter_map(|l| l.regularization_loss(tape))
             .reduce(|a, b| a + b)
     }
 
-    /// One forward, backward and guarded update on `batch`, its per-sample losses scaled by
-    /// `weights` if given. The optimizer reports the gradient norms; `guard` judges them
-    /// (with the loss) and the update is applied only if it finds nothing wrong. An applied
-    /// step adds the batch's outputs to `metrics`; the caller adds its loss.
+    /// One step on `batch`, its per-sample losses scaled by `weights` if given. `hooks` see
+    /// the gradients first; the optimizer then reports the gradient norms, `guard` judges
+    /// them (with the loss), and the update is applied only if it finds nothing wrong. An
+    /// applied step adds the batch's outputs to `metrics`; the caller adds its loss.
+    #[allow(clippy::too_many_arguments)] // the stages' state, each borrowed apart from `fit`'s run
     pub(crate) fn train_step(
         &mut self,
         batch: Batch,
         weights: Option<Vec<f32>>,
         rng: &mut FitRng,
+        hooks: &mut [Box<dyn GradientHook + '_>],
         metrics: &mut MetricTracker,
         guard: &mut GuardRun,
         telemetry: &mut EpochTelemetry,
     ) -> Result<StepResult> {
-        let compiled = self
-            .compiled
-            .as_ref()
-            .ok_or(Error::NotCompiled { operation: "fit" })?;
-        let (loss, mut grads, output) = {
-            let tape = Tape::new();
-            let mut ctx = Ctx::new(Mode::Train, rng);
-            let (output, activation) = self.forward_split(self.input_var(&tape, batch.x), &mut ctx);
-            let per_sample = compiled.loss.per_sample(output, activation, &batch.y);
-            let mut loss = match weights {
-                // sum(w_i * l_i) / batch_size: Keras 3's "sum_over_batch_size" (weights.rs).
-                Some(w) => (per_sample * tape.constant(tensor(&[w.len()], w))).mean(),
-                None => per_sample.mean(),
-            };
-            if let Some(penalty) = self.regularization_loss(&tape) {
-                loss = loss + penalty;
-            }
-            (loss.scalar(), loss.backward(), output.value())
-        };
+        let mut pass = self.forward_backward(batch.x, &batch.y, weights, rng)?;
+        self.run_hooks(hooks, &mut pass)?;
+        let (stats, trigger, param_norms) = self.update(&mut pass, guard, telemetry)?;
+        if trigger.is_none() {
+            metrics.update(&pass.output, &batch.y);
+        }
+        Ok(StepResult {
+            loss: pass.loss,
+            stats,
+            trigger,
+            param_norms,
+        })
+    }
+
+    /// Stages forward and loss, then backward; the tape is gone when this returns, so the
+    /// update is in place.
+    fn forward_backward(
+        &self,
+        x: Tensor,
+        y: &keel_data::BatchTargets,
+        weights: Option<Vec<f32>>,
+        rng: &mut FitRng,
+    ) -> Result<Backward> {
+        let tape = Tape::new();
+        let mut ctx = Ctx::new(Mode::Train, rng);
+        let pass = self
+            .forward_loss(&tape, x, y, weights, &mut ctx, |_, _| {
+                ControlFlow::Continue(())
+            })?
+            .expect("nothing stops the pass");
+        Ok(Backward {
+            loss: pass.loss.scalar(),
+            grads: pass.loss.backward(),
+            output: pass.output.value(),
+        })
+    }
+
+    /// Stage gradient hooks: each sees the trainable parameters' gradients, in order.
+    fn run_hooks(
+        &self,
+        hooks: &mut [Box<dyn GradientHook + '_>],
+        pass: &mut Backward,
+    ) -> Result<()> {
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let mut gradients = StepGradients::new(self.trainable_params(), &mut pass.grads, pass.loss);
+        hooks
+            .iter_mut()
+            .try_for_each(|h| h.on_gradients(&mut gradients))
+    }
+
+    /// Stages gradient transforms and guard, then the optimizer: the optimizer measures the
+    /// gradients, the guard decides, and only an accepted step is clipped and applied.
+    fn update(
+        &mut self,
+        pass: &mut Backward,
+        guard: &mut GuardRun,
+        telemetry: &mut EpochTelemetry,
+    ) -> Result<(StepStats, Option<Trigger>, Option<Vec<(ParamPath, f32)>>)> {
         let compiled = self
             .compiled
             .as_mut()
             .ok_or(Error::NotCompiled { operation: "fit" })?;
+        let loss = pass.loss;
         let mut trigger = None;
         let mut param_norms = None;
-        let outcome =
-            compiled
-                .optimizer
-                .step_with(params_of(&mut self.layers), &mut grads, |report| {
-                    telemetry.observe(report);
-                    trigger = guard.judge(loss, report);
-                    if matches!(
-                        trigger,
-                        Some(Trigger::NonFiniteLoss { .. } | Trigger::NonFiniteGradient)
-                    ) {
-                        param_norms = Some(report.param_norms.clone());
-                    }
-                    match trigger {
-                        Some(_) => Decision::Skip,
-                        None => Decision::Apply,
-                    }
-                })?;
+        let params = params_of(&mut self.layers, &self.names, Some(&self.trainable));
+        let outcome = compiled
+            .optimizer
+            .step_with(params, &mut pass.grads, |report| {
+                telemetry.observe(report);
+                trigger = guard.judge(loss, report);
+                if matches!(
+                    trigger,
+                    Some(Trigger::NonFiniteLoss { .. } | Trigger::NonFiniteGradient)
+                ) {
+                    param_norms = Some(report.param_norms.clone());
+                }
+                match trigger {
+                    Some(_) => Decision::Skip,
+                    None => Decision::Apply,
+                }
+            })?;
         telemetry.outcome(outcome.applied, &outcome.stats);
-        if outcome.applied {
-            metrics.update(&output, &batch.y);
-        }
-        Ok(StepResult {
-            loss,
-            stats: outcome.stats,
-            trigger,
-            param_norms,
-        })
+        Ok((outcome.stats, trigger, param_norms))
     }
 }

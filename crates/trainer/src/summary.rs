@@ -61,6 +61,9 @@ impl Sequential {
     /// let table = model.summary_string();
     /// assert!(table.contains("│ dense (Dense)                   │ (None, 10)             │         7,850 │"));
     /// assert!(table.ends_with(" Non-trainable params: 0 (0.00 B)\n"));
+    ///
+    /// let frozen = Sequential::new([4]).add(Dense::new(2).trainable(false));
+    /// assert!(frozen.summary_string().contains(" Non-trainable params: 10 (40.00 B)\n"));
     /// ```
     pub fn summary_string(&self) -> String {
         let mut trainable = 0;
@@ -70,9 +73,13 @@ impl Sequential {
             .iter()
             .zip(self.layer_names())
             .zip(self.layer_output_shapes())
-            .map(|((layer, name), shape)| {
+            .enumerate()
+            .map(|(index, ((layer, name), shape))| {
                 let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-                let (t, f) = (count(layer.params()), count(layer.non_trainable_params()));
+                let (mut t, mut f) = (count(layer.params()), count(layer.non_trainable_params()));
+                if !self.layer_trainable(index) {
+                    (t, f) = (0, t + f); // a frozen layer's weights are all non-trainable
+                }
                 trainable += t;
                 frozen += f;
                 [

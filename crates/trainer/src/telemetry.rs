@@ -20,7 +20,7 @@ use keel_optim::{GradientReport, StepStats};
 /// | `learning_rate` | the rate of the last step (schedule and guard multiplier included) |
 /// | `skipped_steps` | steps the guard skipped (including failed batches skipped on replay) |
 /// | `rollbacks` | rollbacks the guard made |
-/// | `grad_norm/{i}.{kind}` | mean gradient norm of layer `i` (its parameters together), e.g. `grad_norm/1.dense` |
+/// | `grad_norm/{layer}` | mean gradient norm of a layer (its parameters together), e.g. `grad_norm/dense_1` |
 ///
 /// [`Steps`](Telemetry::Steps) also keeps a [`StepRecord`] of every step in
 /// [`History::steps`](crate::History::steps).
@@ -100,9 +100,8 @@ impl EpochTelemetry {
     pub(crate) fn new(mode: Telemetry, model: &Sequential) -> Self {
         let mut layer_names: Vec<String> = Vec::new();
         let mut param_slot = Vec::new();
-        for (name, _) in model.named_params() {
-            let layer = name.rsplit_once('.').map_or(name.as_str(), |(l, _)| l);
-            let series = format!("grad_norm/{layer}");
+        for (path, _) in model.trainable_params() {
+            let series = format!("grad_norm/{}", path.layer());
             if layer_names.last() != Some(&series) {
                 layer_names.push(series);
             }

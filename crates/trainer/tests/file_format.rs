@@ -79,7 +79,7 @@ fn the_crafted_record_matches_the_real_one() {
     let bytes = crafted(
         &[3],
         vec![dense(2)],
-        &[("0.dense.kernel", &[3, 2]), ("0.dense.bias", &[2])],
+        &[("dense/kernel", &[3, 2]), ("dense/bias", &[2])],
     );
     let model = Sequential::from_bytes(&bytes).unwrap();
     assert_eq!(model.param_count(), 8);
@@ -197,7 +197,7 @@ fn an_architecture_larger_than_its_weights_is_refused_before_allocating() {
     let bytes = crafted(
         &[1 << 20],
         vec![dense(1 << 20)],
-        &[("0.dense.kernel", &[2, 3]), ("0.dense.bias", &[2])],
+        &[("dense/kernel", &[2, 3]), ("dense/bias", &[2])],
     );
     let msg = problem(&bytes).to_string();
     assert!(
@@ -212,8 +212,8 @@ fn weights_that_do_not_fit_the_architecture_are_all_listed() {
         &[3],
         vec![dense(2)],
         &[
-            ("0.dense.kernel", &[3, 4]),
-            ("1.dense.bias", &[2]),
+            ("dense/kernel", &[3, 4]),
+            ("dense_1/bias", &[2]),
             ("x", &[1]),
             ("y", &[2]),
         ],
@@ -221,10 +221,10 @@ fn weights_that_do_not_fit_the_architecture_are_all_listed() {
     assert_eq!(
         problem(&bytes),
         FormatProblem::Weights {
-            missing: vec!["0.dense.bias".into()],
-            unexpected: vec!["1.dense.bias".into(), "x".into(), "y".into()],
+            missing: vec!["dense/bias".into()],
+            unexpected: vec!["dense_1/bias".into(), "x".into(), "y".into()],
             misshaped: vec![Misshaped {
-                name: "0.dense.kernel".into(),
+                name: "dense/kernel".into(),
                 expected: vec![3, 2],
                 found: vec![3, 4],
             }],
@@ -242,14 +242,14 @@ fn a_non_finite_weight_in_a_file_is_refused() {
     };
     record
         .params
-        .insert("0.dense.kernel".into(), (vec![1, 1], vec![f32::NAN]));
+        .insert("dense/kernel".into(), (vec![1, 1], vec![f32::NAN]));
     record
         .params
-        .insert("0.dense.bias".into(), (vec![1], vec![0.0]));
+        .insert("dense/bias".into(), (vec![1], vec![0.0]));
     let bytes = seal(&bincode::serde::encode_to_vec(&record, bincode::config::standard()).unwrap());
     assert_eq!(
         problem(&bytes).to_string(),
-        "non-finite weight NaN in 0.dense.kernel: expected finite numbers"
+        "non-finite weight NaN in dense/kernel: expected finite numbers"
     );
 }
 
@@ -264,7 +264,7 @@ fn a_model_with_a_non_finite_weight_is_never_saved_and_the_old_file_stays() {
     let msg = model.save(&path).unwrap_err().to_string();
     assert_eq!(
         msg,
-        "refusing to save: 1.dense.bias holds a non-finite weight (inf), expected finite numbers"
+        "refusing to save: dense/bias holds a non-finite weight (inf), expected finite numbers"
     );
     assert_eq!(std::fs::read(&path).unwrap(), good);
     assert!(model.save_weights(dir.path().join("w")).is_err());

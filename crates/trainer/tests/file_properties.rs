@@ -123,7 +123,7 @@ proptest! {
         let file = SafeTensors::deserialize(&bytes).unwrap();
         prop_assert_eq!(file.names().len(), model.named_params().len());
         for (name, param) in model.named_params() {
-            let view = file.tensor(&name).unwrap();
+            let view = file.tensor(&name.to_string()).unwrap();
             prop_assert_eq!(view.shape(), param.value().shape());
             let stored: Vec<u8> = param.value().iter().flat_map(|v| v.to_le_bytes()).collect();
             prop_assert_eq!(view.data(), &stored[..]);

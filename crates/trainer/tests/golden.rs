@@ -17,8 +17,8 @@ fn data_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-const MODEL_FILE: &str = "tiny_model_v3.keel";
-const WEIGHTS_FILE: &str = "tiny_weights_v1.keel";
+const MODEL_FILE: &str = "tiny_model_v4.keel";
+const WEIGHTS_FILE: &str = "tiny_weights_v2.keel";
 
 /// A tiny model with every built-in layer kind that has a config, and weights set by
 /// formula (not drawn), so the bytes do not depend on the random-number generator.

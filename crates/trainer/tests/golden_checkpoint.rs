@@ -19,7 +19,7 @@ use keel_trainer::{
 };
 use std::path::PathBuf;
 
-const FILE: &str = "tiny_checkpoint_v1.keel";
+const FILE: &str = "tiny_checkpoint_v2.keel";
 
 fn path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

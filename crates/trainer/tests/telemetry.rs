@@ -45,7 +45,7 @@ fn the_gradient_norm_of_one_step_is_the_hand_computed_one() {
         ("learning_rate", 0.01f32 as f64),
         ("skipped_steps", 0.0),
         ("rollbacks", 0.0),
-        ("grad_norm/0.dense", 10.0),
+        ("grad_norm/dense", 10.0),
     ] {
         assert_eq!(history.get(name), Some(&[value][..]), "{name}");
     }
@@ -85,7 +85,7 @@ fn per_layer_norms_add_up_to_the_global_norm() {
         .telemetry(Telemetry::Epochs);
     let history = model.fit(&mnist_subset(64), options).unwrap();
     let global = history.get("grad_norm").unwrap()[0];
-    let layers: Vec<f64> = ["grad_norm/1.dense", "grad_norm/3.dense"]
+    let layers: Vec<f64> = ["grad_norm/dense", "grad_norm/dense_1"]
         .iter()
         .map(|n| history.get(n).unwrap()[0])
         .collect();

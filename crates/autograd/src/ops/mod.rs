@@ -4,6 +4,7 @@
 //! [`Var::mean_squared_error`](crate::Var::mean_squared_error)) also live here, one file
 //! each, next to the primitives they are built from.
 
+pub mod abs_clamp;
 pub mod binary;
 pub mod binary_cross_entropy;
 pub mod dense;

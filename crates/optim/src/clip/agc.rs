@@ -2,7 +2,7 @@
 
 use super::sum_squares;
 use crate::{Error, Result};
-use keel_autograd::Tensor;
+use keel_autograd::{ParamPath, Tensor};
 use ndarray::ArrayViewD;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -30,9 +30,9 @@ use std::fmt;
 /// left as it is.
 ///
 /// The paper does not clip the final linear (classifier) layer; by default
-/// ([`AgcExclude::LastLayer`]) neither does Keel: the parameters whose names share the last
-/// parameter's layer prefix (the name up to its last `.`, such as `"3.dense"` for
-/// `"3.dense.kernel"` and `"3.dense.bias"`; the whole name when there is no `.`).
+/// ([`AgcExclude::LastLayer`]) neither does Keel: the parameters of the last parameter's
+/// layer, by [`ParamPath::layer_index`] (a loose parameter, named by a plain string, is a
+/// layer of its own).
 ///
 /// Defaults: `eps = 1e-3` (the paper's), the last layer excluded. `clip_factor` (the paper's
 /// λ) has no default: the paper uses 0.01 at batch size 4096 and larger values at smaller
@@ -100,11 +100,11 @@ impl Agc {
         Ok(())
     }
 
-    /// The layer prefix left unclipped, given the last parameter's name.
-    pub(super) fn excluded_layer<'n>(&self, last_name: Option<&'n str>) -> Option<&'n str> {
+    /// The parameter whose layer is left unclipped, given the last parameter's path.
+    pub(super) fn excluded_layer<'n>(&self, last: Option<&'n ParamPath>) -> Option<&'n ParamPath> {
         match self.exclude {
             AgcExclude::Nothing => None,
-            AgcExclude::LastLayer => last_name.map(layer_of),
+            AgcExclude::LastLayer => last,
         }
     }
 
@@ -167,12 +167,6 @@ impl fmt::Display for Agc {
     }
 }
 
-/// The layer a parameter belongs to: its name up to the last `.` (`"3.dense"` for
-/// `"3.dense.kernel"`), or the whole name when there is none.
-pub(super) fn layer_of(name: &str) -> &str {
-    name.rsplit_once('.').map_or(name, |(layer, _)| layer)
-}
-
 /// `(rows, units)`: each unit is a column of a row-major `[rows, units]` view, its norm taken
 /// over the rows. `None` when the whole tensor is one unit (at most one dimension above 1).
 fn unit_layout(shape: &[usize]) -> Option<(usize, usize)> {
@@ -221,12 +215,6 @@ mod tests {
         assert_eq!(unit_layout(&[784, 32]), Some((784, 32)));
         assert_eq!(unit_layout(&[4, 3, 2]), Some((4, 6)));
         assert_eq!(unit_layout(&[3, 3, 8, 16]), Some((72, 16)));
-    }
-
-    #[test]
-    fn layer_is_the_name_up_to_the_last_dot() {
-        assert_eq!(layer_of("3.dense.kernel"), "3.dense");
-        assert_eq!(layer_of("w"), "w");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What the clipper does to each gradient in one step, decided once from the norms.
 
-use super::{agc, norm, value, Agc};
-use keel_autograd::Tensor;
+use super::{norm, value, Agc};
+use keel_autograd::{ParamPath, Tensor};
 
 /// The clipping of one step, applied to each gradient in turn by
 /// [`Optimizer`](crate::Optimizer).
@@ -16,15 +16,18 @@ pub(crate) enum Plan<'n> {
     /// Multiply every gradient by this factor (`< 1`), from a global-norm threshold.
     Scale(f64),
     /// Unit-wise adaptive clipping, except the parameters of layer `excluded`.
-    Agc { agc: Agc, excluded: Option<&'n str> },
+    Agc {
+        agc: Agc,
+        excluded: Option<&'n ParamPath>,
+    },
 }
 
 impl Plan<'_> {
-    /// Clips `grad` (of the parameter `name` with value `weights`) in place, given its sum of
-    /// squares `sum`. Returns the sum of squares after clipping, and whether `grad` changed.
+    /// Clips `grad` (of the parameter at `path` with value `weights`) in place, given its sum
+    /// of squares `sum`. Returns the sum of squares after clipping, and whether `grad` changed.
     pub(crate) fn apply(
         &self,
-        name: &str,
+        path: &ParamPath,
         weights: &Tensor,
         grad: &mut Tensor,
         sum: f64,
@@ -39,7 +42,7 @@ impl Plan<'_> {
                 (sum * s * s, true)
             }
             Plan::Agc { agc, excluded } => {
-                if excluded == Some(agc::layer_of(name)) {
+                if excluded.is_some_and(|last| last.same_layer(path)) {
                     (sum, false)
                 } else {
                     agc.apply(weights, grad, sum)

@@ -3,7 +3,7 @@
 use super::Optimizer;
 use crate::clip::{sum_squares, Plan};
 use crate::{Error, Result};
-use keel_autograd::{Gradients, Param, Tensor};
+use keel_autograd::{Gradients, Param, ParamPath, Tensor};
 use ndarray::Zip;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -18,7 +18,7 @@ pub struct GradientReport {
     pub global_norm: f32,
     /// Each parameter's gradient L2 norm before clipping, in the order the parameters were
     /// given (model order).
-    pub param_norms: Vec<(String, f32)>,
+    pub param_norms: Vec<(ParamPath, f32)>,
     /// True when every gradient element is finite (no NaN, no infinity).
     pub finite: bool,
 }
@@ -30,13 +30,19 @@ impl GradientReport {
     ///
     /// ```
     /// use keel_optim::GradientReport;
-    /// let report = GradientReport::from_param_norms(vec![("a".into(), 3.0), ("b".into(), 4.0)]);
+    /// let report = GradientReport::from_param_norms([("a", 3.0), ("b", 4.0)]);
     /// assert_eq!(report.global_norm, 5.0);
     /// assert!(report.finite);
-    /// let bad = GradientReport::from_param_norms(vec![("a".into(), f32::NAN)]);
+    /// let bad = GradientReport::from_param_norms([("a", f32::NAN)]);
     /// assert!(!bad.finite);
     /// ```
-    pub fn from_param_norms(param_norms: Vec<(String, f32)>) -> Self {
+    pub fn from_param_norms<N: Into<ParamPath>>(
+        param_norms: impl IntoIterator<Item = (N, f32)>,
+    ) -> Self {
+        let param_norms: Vec<(ParamPath, f32)> = param_norms
+            .into_iter()
+            .map(|(name, norm)| (name.into(), norm))
+            .collect();
         let total: f64 = param_norms
             .iter()
             .map(|(_, n)| f64::from(*n) * f64::from(*n))
@@ -91,18 +97,47 @@ impl Optimizer {
     /// Updates every parameter in place from its gradient, and returns what the step saw:
     /// [`step_with`](Optimizer::step_with) that always applies.
     ///
-    /// Names key the optimizer state (Adam's moments), so keep them stable across steps,
-    /// such as `"0.dense.kernel"`, and give parameters in model order (AGC finds the last
-    /// layer from the last name).
+    /// Names key the optimizer state (Adam's moments), so keep them stable across steps. A
+    /// model's parameters come with [`ParamPath`]s (`"dense_1/kernel"`), given in model order
+    /// (AGC leaves the last layer unclipped); a plain string names a loose parameter.
     ///
     /// # Errors
     /// As [`step_with`](Optimizer::step_with).
-    pub fn step<'a>(
+    pub fn step<'a, N: Into<ParamPath>>(
         &mut self,
-        params: impl IntoIterator<Item = (String, &'a mut Param)>,
+        params: impl IntoIterator<Item = (N, &'a mut Param)>,
         grads: &mut Gradients,
     ) -> Result<StepStats> {
         Ok(self.step_with(params, grads, |_| Decision::Apply)?.stats)
+    }
+
+    /// Keras's `optimizer.apply(grads, model.trainable_variables)`: [`step`](Optimizer::step)
+    /// with the gradients first, for custom training loops.
+    ///
+    /// ```
+    /// use keel_autograd::{tensor, Param, Tape};
+    /// use keel_optim::{Optimizer, Sgd};
+    /// # fn main() -> keel_optim::Result<()> {
+    /// let mut opt = Optimizer::try_from(Sgd::new(0.5))?;
+    /// let mut w = Param::new(tensor(&[1], vec![2.0]));
+    /// let mut grads = {
+    ///     let tape = Tape::new();
+    ///     let x = tape.param(&w);
+    ///     (x * x).sum().backward() // 2w = 4
+    /// };
+    /// opt.apply(&mut grads, [("w", &mut w)])?;
+    /// assert_eq!(w.value()[0], 0.0);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`step_with`](Optimizer::step_with).
+    pub fn apply<'a, N: Into<ParamPath>>(
+        &mut self,
+        grads: &mut Gradients,
+        params: impl IntoIterator<Item = (N, &'a mut Param)>,
+    ) -> Result<StepStats> {
+        self.step(params, grads)
     }
 
     /// One step whose caller decides, from the gradient norms, whether to apply it.
@@ -143,13 +178,16 @@ impl Optimizer {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn step_with<'a>(
+    pub fn step_with<'a, N: Into<ParamPath>>(
         &mut self,
-        params: impl IntoIterator<Item = (String, &'a mut Param)>,
+        params: impl IntoIterator<Item = (N, &'a mut Param)>,
         grads: &mut Gradients,
         decide: impl FnOnce(&GradientReport) -> Decision,
     ) -> Result<StepOutcome> {
-        let mut params: Vec<(String, &'a mut Param)> = params.into_iter().collect();
+        let mut params: Vec<(ParamPath, &'a mut Param)> = params
+            .into_iter()
+            .map(|(name, param)| (name.into(), param))
+            .collect();
         self.check(&params, grads)?;
         let sums: Vec<f64> = params
             .iter()
@@ -188,7 +226,7 @@ impl Optimizer {
         let t = self.state.iterations;
         for (name, param) in params {
             let grad = grads.by_id(param.id()).expect("step: checked");
-            let slots = self.state.slots.entry(name).or_default();
+            let slots = self.state.slots.entry(name.to_string()).or_default();
             self.rule.update(lr, t, param.value_mut(), grad, slots);
         }
         Ok(StepOutcome {
@@ -198,11 +236,12 @@ impl Optimizer {
     }
 
     /// Everything a step could reject, checked before anything changes.
-    fn check(&self, params: &[(String, &mut Param)], grads: &Gradients) -> Result<()> {
+    fn check(&self, params: &[(ParamPath, &mut Param)], grads: &Gradients) -> Result<()> {
         let mut seen = HashSet::with_capacity(params.len());
-        for (name, param) in params {
-            if !seen.insert(name.as_str()) {
-                return Err(Error::DuplicateParameter { name: name.clone() });
+        for (path, param) in params {
+            let name = path.to_string();
+            if !seen.insert(name.clone()) {
+                return Err(Error::DuplicateParameter { name });
             }
             let shape = param.value().shape();
             let grad = grads
@@ -215,7 +254,7 @@ impl Optimizer {
                     grad: grad.shape().to_vec(),
                 });
             }
-            let slots = self.state.slots.get(name).map(|s| s.tensors());
+            let slots = self.state.slots.get(&name).map(|s| s.tensors());
             if let Some(slot) = slots
                 .unwrap_or_default()
                 .iter()
@@ -236,7 +275,7 @@ impl Optimizer {
     /// sum of squares after clipping (no extra pass) and whether any gradient changed.
     fn transform_gradients(
         &mut self,
-        params: &[(String, &mut Param)],
+        params: &[(ParamPath, &mut Param)],
         grads: &mut Gradients,
         sums: &[f64],
         global_norm: f64,
@@ -244,8 +283,8 @@ impl Optimizer {
         let Some(clip) = self.clip else {
             return (global_norm * global_norm, false);
         };
-        let last_name = params.last().map(|(name, _)| name.as_str());
-        let plan = clip.plan(&mut self.state.clip, global_norm, last_name);
+        let last = params.last().map(|(path, _)| path);
+        let plan = clip.plan(&mut self.state.clip, global_norm, last);
         if let Plan::Keep = plan {
             return (global_norm * global_norm, false);
         }
@@ -260,7 +299,7 @@ impl Optimizer {
     }
 
     /// Keras 3's decoupled weight decay: `p -= p * weight_decay * lr` for every parameter.
-    fn apply_weight_decay(&self, params: &mut [(String, &mut Param)], lr: f32) {
+    fn apply_weight_decay(&self, params: &mut [(ParamPath, &mut Param)], lr: f32) {
         let wd = self.weight_decay;
         if wd == 0.0 {
             return;

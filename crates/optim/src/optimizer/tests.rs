@@ -4,7 +4,7 @@ use crate::testing::{assert_close, grads_of, run_steps};
 use crate::{
     Adam, Clipping, CosineDecay, Decision, Error, ExponentialDecay, Optimizer, Sgd, WeightDecay,
 };
-use keel_autograd::{tensor, Param, Tape};
+use keel_autograd::{tensor, Param, ParamPath, Tape};
 
 #[test]
 fn optimizer_is_send() {
@@ -123,7 +123,9 @@ fn learning_rate_changes_apply_to_the_next_step() {
 fn an_empty_step_counts_and_reports_zero_norm() {
     let mut opt = Optimizer::try_from(Adam::default()).unwrap();
     let mut grads = keel_autograd::Gradients::default();
-    let stats = opt.step(Vec::new(), &mut grads).unwrap();
+    let stats = opt
+        .step(Vec::<(String, &mut Param)>::new(), &mut grads)
+        .unwrap();
     assert_eq!((stats.grad_norm, opt.iterations()), (0.0, 1));
 }
 
@@ -149,8 +151,8 @@ fn step_with_reports_every_norm_from_one_pass() {
     let mut b = Param::new(tensor(&[1], vec![0.0]));
     let mut grads = grads_of(&[(&a, &[3.0, 4.0]), (&b, &[12.0])]);
     let params = [
-        ("0.dense.kernel".to_string(), &mut a),
-        ("0.dense.bias".to_string(), &mut b),
+        (ParamPath::new(0, "dense", "kernel"), &mut a),
+        (ParamPath::new(0, "dense", "bias"), &mut b),
     ];
     let mut seen = None;
     let outcome = opt
@@ -164,8 +166,8 @@ fn step_with_reports_every_norm_from_one_pass() {
     assert_eq!(
         report.param_norms,
         [
-            ("0.dense.kernel".to_string(), 5.0),
-            ("0.dense.bias".to_string(), 12.0)
+            (ParamPath::new(0, "dense", "kernel"), 5.0),
+            (ParamPath::new(0, "dense", "bias"), 12.0)
         ]
     );
     assert!(report.finite);

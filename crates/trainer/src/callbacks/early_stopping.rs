@@ -166,7 +166,7 @@ impl EarlyStopping {
         ctx.model()
             .named_params()
             .into_iter()
-            .map(|(name, p)| (name, p.value().clone()))
+            .map(|(name, p)| (name.to_string(), p.value().clone()))
             .collect()
     }
 }
@@ -287,7 +287,8 @@ impl Callback for EarlyStopping {
                 ctx.model_mut().named_params_mut().into_iter().zip(best)
             {
                 debug_assert_eq!(
-                    &name, saved_name,
+                    &name.to_string(),
+                    saved_name,
                     "the model's parameters changed during fit"
                 );
                 param.set_value(value.clone());

@@ -181,7 +181,7 @@ impl TrainingState {
         let compiled = model.compiled.as_ref().ok_or(Error::NotCompiled {
             operation: "resuming from a checkpoint",
         })?;
-        if (compiled.loss, &compiled.metrics) != (record.loss, &record.metrics) {
+        if (&compiled.loss, &compiled.metrics) != (&record.loss, &record.metrics) {
             return mismatch(
                 "the compiled loss and metrics",
                 format!("{:?} with {:?}", compiled.loss, compiled.metrics),

@@ -29,25 +29,28 @@ pub(crate) struct FileKind {
 
 /// Architecture and weights ([`Sequential::save`](crate::Sequential::save)). Version 1 had
 /// no length or checksum; version 2 is this envelope; version 3 adds the Dense
-/// regularizers to the layer configs.
+/// regularizers to the layer configs; version 4 names weights by their Keras path
+/// (`"dense_1/kernel"`, was `"3.dense.kernel"`).
 pub(crate) const MODEL: FileKind = FileKind {
     magic: *b"KEELMODL",
-    version: 3,
+    version: 4,
     name: "Keel model file",
 };
 
 /// Weights alone, by parameter path ([`Sequential::save_weights`](crate::Sequential::save_weights)).
+/// Version 2 names weights by their Keras path (`"dense_1/kernel"`).
 pub(crate) const WEIGHTS: FileKind = FileKind {
     magic: *b"KEELWGHT",
-    version: 1,
+    version: 2,
     name: "Keel weights file",
 };
 
 /// Full training state ([`TrainingState`](crate::TrainingState)): model, optimizer,
-/// guard, callback, position and RNG state.
+/// guard, callback, position and RNG state. Version 2 names weights and optimizer state by
+/// Keras path and records the new losses.
 pub(crate) const CHECKPOINT: FileKind = FileKind {
     magic: *b"KEELCKPT",
-    version: 1,
+    version: 2,
     name: "Keel checkpoint file",
 };
 
@@ -216,7 +219,7 @@ mod tests {
         assert!(matches!(
             open(MODEL, &version),
             Err(FormatProblem::Version {
-                expected: 3,
+                expected: 4,
                 found: 9
             })
         ));

@@ -117,7 +117,7 @@ pub enum FormatProblem {
 /// A tensor whose shape in a file differs from the model's parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Misshaped {
-    /// The parameter path ("1.dense.kernel").
+    /// The parameter path ("dense_1/kernel").
     pub name: String,
     /// The parameter's shape in the model.
     pub expected: Vec<usize>,
@@ -192,19 +192,19 @@ mod tests {
     #[test]
     fn weights_lists_every_kind_of_mismatch() {
         let problem = FormatProblem::Weights {
-            missing: vec!["2.dense.bias".into()],
-            unexpected: vec!["3.dense.kernel".into(), "3.dense.bias".into()],
+            missing: vec!["dense_2/bias".into()],
+            unexpected: vec!["dense_3/kernel".into(), "dense_3/bias".into()],
             misshaped: vec![Misshaped {
-                name: "0.dense.kernel".into(),
+                name: "dense/kernel".into(),
                 expected: vec![4, 3],
                 found: vec![4, 2],
             }],
         };
         assert_eq!(
             problem.to_string(),
-            "the weights do not fit the model's parameters: missing 2.dense.bias; \
-             unexpected 3.dense.kernel, 3.dense.bias; \
-             mis-shaped 0.dense.kernel (expected [4, 3], found [4, 2])"
+            "the weights do not fit the model's parameters: missing dense_2/bias; \
+             unexpected dense_3/kernel, dense_3/bias; \
+             mis-shaped dense/kernel (expected [4, 3], found [4, 2])"
         );
     }
 

@@ -14,7 +14,7 @@ pub(crate) struct TensorRecord {
     pub(crate) data: Vec<f32>,
 }
 
-/// Tensors by parameter path (`"1.dense.kernel"`); a `BTreeMap`, so the bytes are the same
+/// Tensors by parameter path (`"dense_1/kernel"`); a `BTreeMap`, so the bytes are the same
 /// for the same weights.
 pub(crate) type ParamsRecord = BTreeMap<String, TensorRecord>;
 
@@ -64,13 +64,16 @@ pub(crate) fn params_record(model: &Sequential) -> Result<ParamsRecord> {
     let mut params = BTreeMap::new();
     for (name, p) in model.named_params() {
         if let Some(&value) = p.value().iter().find(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteWeight { name, value });
+            return Err(Error::NonFiniteWeight {
+                name: name.to_string(),
+                value,
+            });
         }
         let record = TensorRecord {
             shape: p.value().shape().to_vec(),
             data: p.value().iter().copied().collect(),
         };
-        params.insert(name, record);
+        params.insert(name.to_string(), record);
     }
     Ok(params)
 }
@@ -144,6 +147,7 @@ pub(crate) fn apply_params(
     }
     let (mut missing, mut misshaped) = (Vec::new(), Vec::new());
     for (name, p) in model.named_params() {
+        let name = name.to_string();
         match params.get(&name) {
             None => missing.push(name),
             Some(t) if t.shape != p.value().shape() => misshaped.push(Misshaped {
@@ -154,7 +158,11 @@ pub(crate) fn apply_params(
             Some(_) => {}
         }
     }
-    let known: BTreeSet<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+    let known: BTreeSet<String> = model
+        .named_params()
+        .into_iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
     let unexpected: Vec<String> = params
         .keys()
         .filter(|name| !known.contains(*name))
@@ -176,7 +184,7 @@ pub(crate) fn apply_params(
         }
     }
     for (name, param) in model.named_params_mut() {
-        let t = params.remove(&name).expect("checked above");
+        let t = params.remove(&name.to_string()).expect("checked above");
         param.set_value(tensor(&t.shape, t.data));
     }
     Ok(())

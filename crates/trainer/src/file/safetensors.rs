@@ -24,7 +24,7 @@ impl Sequential {
     /// The model's weights in the [safetensors](https://github.com/huggingface/safetensors)
     /// format: an 8-byte little-endian header length, a JSON header giving each tensor's
     /// `dtype` (`"F32"`), `shape` and `data_offsets`, then the little-endian values, tensors
-    /// in sorted name order. Names are parameter paths (`"1.dense.kernel"`); a Dense
+    /// in sorted name order. Names are parameter paths (`"dense_1/kernel"`); a Dense
     /// kernel is `[inputs, units]`, Keras's layout (PyTorch's `Linear.weight` is its
     /// transpose). When every layer is a built-in one, `__metadata__` holds
     /// [`SAFETENSORS_ARCHITECTURE_KEY`]: the input shape and the layer configs as JSON.
@@ -43,7 +43,7 @@ impl Sequential {
     /// let bytes = model.to_safetensors()?;
     /// let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     /// assert_eq!(file.names().len(), 2);
-    /// assert_eq!(file.tensor("1.dense.kernel").unwrap().shape(), [4, 3]);
+    /// assert_eq!(file.tensor("dense/kernel").unwrap().shape(), [4, 3]);
     /// # Ok(()) }
     /// ```
     pub fn to_safetensors(&self) -> Result<Vec<u8>> {
@@ -96,7 +96,7 @@ impl Sequential {
     /// let bytes = std::fs::read(&path).unwrap();
     /// let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     /// let header = std::str::from_utf8(&bytes[8..8 + header_len]).unwrap();
-    /// assert!(header.contains(r#""0.dense.kernel":{"dtype":"F32","shape":[3,2]"#), "{header}");
+    /// assert!(header.contains(r#""dense/kernel":{"dtype":"F32","shape":[3,2]"#), "{header}");
     /// # Ok(()) }
     /// ```
     pub fn export_safetensors(&self, path: impl AsRef<Path>) -> Result<()> {

@@ -14,7 +14,7 @@ pub const WEIGHTS_MAGIC: &[u8; 8] = &WEIGHTS.magic;
 pub const WEIGHTS_FORMAT_VERSION: u32 = WEIGHTS.version;
 
 impl Sequential {
-    /// The weights file's bytes: every parameter by path (`"1.dense.kernel"`), without the
+    /// The weights file's bytes: every parameter by path (`"dense_1/kernel"`), without the
     /// architecture, so models with custom layers can be saved too. Same envelope as a
     /// model file, with magic `KEELWGHT` and [`WEIGHTS_FORMAT_VERSION`].
     ///
@@ -76,9 +76,9 @@ impl Sequential {
     /// let mut wider = Sequential::new([3]).add(Dense::new(4)).add(Dense::new(1));
     /// let err = wider.load_weights(&path).unwrap_err().to_string();
     /// assert!(err.ends_with(
-    ///     "the weights do not fit the model's parameters: missing 1.dense.kernel, 1.dense.bias; \
-    ///      mis-shaped 0.dense.kernel (expected [3, 4], found [3, 2]), \
-    ///      0.dense.bias (expected [4], found [2])"
+    ///     "the weights do not fit the model's parameters: missing dense_1/kernel, dense_1/bias; \
+    ///      mis-shaped dense/kernel (expected [3, 4], found [3, 2]), \
+    ///      dense/bias (expected [4], found [2])"
     /// ), "{err}");
     /// # Ok(()) }
     /// ```

@@ -39,7 +39,7 @@ impl Run<'_> {
             .ok_or(Error::NotCompiled { operation: "fit" })?;
         let record = CheckpointRecord {
             model: ModelRecord::of(model)?,
-            loss: compiled.loss,
+            loss: compiled.loss.clone(),
             metrics: compiled.metrics.clone(),
             optimizer: compiled.optimizer.snapshot(),
             fit: self.shape.clone(),

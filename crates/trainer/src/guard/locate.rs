@@ -8,10 +8,11 @@
 
 use crate::fit::FitRng;
 use crate::Sequential;
-use keel_autograd::{tensor, Tape};
+use keel_autograd::{ParamPath, Tape};
 use keel_data::Batch;
 use keel_layers::{Ctx, Mode};
 use std::fmt;
+use std::ops::ControlFlow;
 
 /// The pass of a training step in which a value is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -129,38 +130,33 @@ impl Sequential {
         batch: Batch,
         weights: Option<Vec<f32>>,
         mut rng: FitRng,
-        param_norms: &[(String, f32)],
+        param_norms: &[(ParamPath, f32)],
     ) -> Option<Location> {
         if !all_finite(&batch.x) {
             return Some(Location::Input);
         }
-        let compiled = self.compiled.as_ref()?;
         let tape = Tape::new();
         let mut ctx = Ctx::new(Mode::Train, &mut rng);
-        let mut h = tape.constant(batch.x);
-        let last = self.layers.len().saturating_sub(1);
         let mut ops = Vec::with_capacity(self.layers.len());
-        for (index, layer) in self.layers.iter().enumerate() {
-            h = if index == last {
-                layer.forward_logits(h, &mut ctx)
-            } else {
-                layer.forward(h, &mut ctx)
-            };
-            ops.push(tape.op_name(h.id()));
-            if !all_finite(&h.value()) {
-                return Some(self.layer_location(index, ops[index], Pass::Forward, None));
-            }
+        let mut forward_failure = None;
+        let pass = self
+            .forward_loss(&tape, batch.x, &batch.y, weights, &mut ctx, |index, h| {
+                ops.push(h.op_name());
+                if all_finite(&h.value()) {
+                    ControlFlow::Continue(())
+                } else {
+                    forward_failure = Some(index);
+                    ControlFlow::Break(())
+                }
+            })
+            .ok()?;
+        if let Some(index) = forward_failure {
+            return Some(self.layer_location(index, ops[index], Pass::Forward, None));
         }
-        let per_sample = compiled
-            .loss
-            .per_sample(h, self.output_activation(), &batch.y);
-        let loss = match weights {
-            Some(w) => (per_sample * tape.constant(tensor(&[w.len()], w))).mean(),
-            None => per_sample.mean(),
-        };
-        if !loss.scalar().is_finite() {
+        let pass = pass?;
+        if !pass.data_loss.scalar().is_finite() {
             return Some(Location::Loss {
-                op: tape.op_name(per_sample.id()),
+                op: pass.per_sample.op_name(),
             });
         }
         for (index, layer) in self.layers.iter().enumerate() {
@@ -172,9 +168,9 @@ impl Sequential {
             }
         }
         let (parameter, _) = param_norms.iter().rev().find(|(_, n)| !n.is_finite())?;
-        let index: usize = parameter.split('.').next()?.parse().ok()?;
+        let index = parameter.layer_index()?;
         let op = ops.get(index).copied().flatten();
-        Some(self.layer_location(index, op, Pass::Backward, Some(parameter.clone())))
+        Some(self.layer_location(index, op, Pass::Backward, Some(parameter.to_string())))
     }
 
     fn layer_location(

@@ -2,7 +2,7 @@
 
 use super::resolve::check_classes;
 use super::{ConfusionMatrix, MetricTracker, OutputInfo};
-use crate::{Loss, Result, Sequential, TargetKind};
+use crate::{Crossentropy, Loss, Result, Sequential, TargetKind};
 use keel_data::{Dataset, TargetsView};
 use keel_layers::Activation;
 
@@ -26,9 +26,19 @@ impl Sequential {
     /// is a probability or a regression value (threshold 0.5).
     pub(crate) fn output_info(&self, targets: TargetKind) -> OutputInfo {
         let activation = self.output_activation();
-        let loss = self.compiled.as_ref().map(|c| c.loss);
+        let loss = self.compiled.as_ref().map(|c| &c.loss);
         let logits = activation == Activation::Sigmoid
-            || (activation == Activation::Linear && loss == Some(Loss::BinaryCrossentropy));
+            || (activation == Activation::Linear
+                && matches!(
+                    loss,
+                    Some(
+                        Loss::BinaryCrossentropy
+                            | Loss::Crossentropy {
+                                kind: Crossentropy::Binary,
+                                from_logits: true
+                            }
+                    )
+                ));
         OutputInfo {
             units: self.output_shape().iter().product(),
             threshold: if logits { 0.0 } else { 0.5 },

@@ -46,7 +46,7 @@ pub fn weights(model: &Sequential) -> Vec<(String, Tensor)> {
     model
         .named_params()
         .into_iter()
-        .map(|(name, p)| (name, p.value().clone()))
+        .map(|(name, p)| (name.to_string(), p.value().clone()))
         .collect()
 }
 

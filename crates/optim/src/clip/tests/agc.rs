@@ -4,17 +4,17 @@
 
 use crate::testing::{assert_close, grads_of};
 use crate::{Agc, AgcExclude, Clipping, Optimizer, Sgd, StepStats};
-use keel_autograd::{tensor, Gradients, Param, Tensor};
+use keel_autograd::{tensor, Gradients, Param, ParamPath, Tensor};
 
 // clip_factor 0.6, eps 1e-3; NFNets' unitwise_norm: columns of a [in, out] kernel, the whole
 // tensor for a bias or a [2, 1] kernel (one dimension above 1).
 //
-// kernel "0.dense.kernel" W = [[3, 0], [4, 1]], G = [[6, 0.3], [8, 0.4]]
+// kernel "dense/kernel" W = [[3, 0], [4, 1]], G = [[6, 0.3], [8, 0.4]]
 //   column 0: ‖W‖ = 5, max = 3,   ‖G‖ = 10  > 3:   G *= 3 / 10 → (1.8, 2.4)
 //   column 1: ‖W‖ = 1, max = 0.6, ‖G‖ = 0.5 <= 0.6: unchanged
-// bias "0.dense.bias" W = [0, 0], G = [0.003, 0.004]
+// bias "dense/bias" W = [0, 0], G = [0.003, 0.004]
 //   ‖W‖ = 0 → max = 0.6 * 1e-3 = 6e-4, ‖G‖ = 0.005: G *= 0.12 → (0.00036, 0.00048)
-// kernel "1.dense.kernel" W = [[1], [1]], G = [[10], [10]] (the last layer)
+// kernel "dense_1/kernel" W = [[1], [1]], G = [[10], [10]] (the last layer)
 //   excluded by default; otherwise max = 0.6 * sqrt(2), ‖G‖ = 10 sqrt(2): G *= 0.06 → (0.6, 0.6)
 // python3 (clips.py, the same rules) prints the clipped global norms:
 //   norm = lambda xs: math.sqrt(sum(x*x for x in xs))
@@ -43,9 +43,9 @@ fn agc_step(agc: Agc) -> (StepStats, Model, Gradients) {
     let mut opt = Optimizer::try_from(Sgd::new(0.0).clip(agc)).unwrap();
     let (mut m, mut grads) = model();
     let params = [
-        ("0.dense.kernel".to_string(), &mut m.kernel),
-        ("0.dense.bias".to_string(), &mut m.bias),
-        ("1.dense.kernel".to_string(), &mut m.last),
+        (ParamPath::new(0, "dense", "kernel"), &mut m.kernel),
+        (ParamPath::new(0, "dense", "bias"), &mut m.bias),
+        (ParamPath::new(1, "dense_1", "kernel"), &mut m.last),
     ];
     let stats = opt.step(params, &mut grads).unwrap();
     (stats, m, grads)

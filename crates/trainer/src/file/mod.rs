@@ -1,5 +1,5 @@
 //! Keel's files: model files (architecture and weights), weights files, and safetensors
-//! export.
+//! export and import.
 //!
 //! Model and weights files share one envelope ([`envelope`]): a magic tag per kind of file,
 //! a format version, the payload's length and CRC-32, then a bincode 2 payload. Every write

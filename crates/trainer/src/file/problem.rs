@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-/// What is wrong with a Keel file (model, weights or, later, checkpoint), as
-/// [`Error::Format`](crate::Error::Format) reports it. The loader checks in this order and
+/// What is wrong with a Keel file (model, weights or checkpoint) or an imported
+/// safetensors file, as [`Error::Format`](crate::Error::Format) reports it. The loader checks in this order and
 /// stops at the first failure; each message says what was expected and what was found.
 ///
 /// ```
@@ -86,6 +86,30 @@ pub enum FormatProblem {
     Decode {
         /// The decoder's message.
         problem: String,
+    },
+    /// The bytes look like a safetensors file but their header is not valid: not UTF-8
+    /// or JSON, offsets that do not tile the data, a header over the 100 MB limit.
+    #[error("not a valid safetensors file: {problem}")]
+    Safetensors {
+        /// The safetensors parser's message, or what was expected and found.
+        problem: String,
+    },
+    /// A safetensors tensor holds a dtype Keel cannot convert to `f32` (integers, bools,
+    /// 8-bit floats, complex numbers).
+    #[error("tensor {name} has dtype {found}: expected F32, F64, F16 or BF16")]
+    UnsupportedDtype {
+        /// The tensor's name in the file.
+        name: String,
+        /// Its dtype as the header spells it (`"I32"`).
+        found: String,
+    },
+    /// A safetensors F64 value is finite but too large for `f32`.
+    #[error("tensor {name} holds {value:e}, beyond the f32 range: expected magnitudes up to {max:e}", max = f32::MAX)]
+    OutOfRange {
+        /// The tensor's name in the file.
+        name: String,
+        /// The first value out of range.
+        value: f64,
     },
     /// The architecture in the file cannot be built, or needs more weights than it holds.
     #[error("architecture mismatch: {problem}")]
@@ -205,6 +229,25 @@ mod tests {
             "the weights do not fit the model's parameters: missing dense_2/bias; \
              unexpected dense_3/kernel, dense_3/bias; \
              mis-shaped dense/kernel (expected [4, 3], found [4, 2])"
+        );
+    }
+
+    #[test]
+    fn safetensors_problems_name_the_tensor_and_the_dtypes_read() {
+        let problem = FormatProblem::UnsupportedDtype {
+            name: "0.dense.kernel".into(),
+            found: "I32".into(),
+        };
+        assert_eq!(
+            problem.to_string(),
+            "tensor 0.dense.kernel has dtype I32: expected F32, F64, F16 or BF16"
+        );
+        let problem = FormatProblem::Safetensors {
+            problem: "header too large".into(),
+        };
+        assert_eq!(
+            problem.to_string(),
+            "not a valid safetensors file: header too large"
         );
     }
 

@@ -4,6 +4,7 @@ use super::atomic::write_atomic;
 use super::envelope::{self, WEIGHTS};
 use super::model::{at_path, format_error, read};
 use super::record::{apply_params, params_record, WeightsRecord};
+use super::safetensors::{import, looks_like_safetensors};
 use crate::{Result, Sequential};
 use std::path::Path;
 
@@ -56,6 +57,12 @@ impl Sequential {
     /// matching them by parameter path, as Keras's `model.load_weights`. The optimizer state
     /// of a compiled model is kept.
     ///
+    /// A safetensors file is read too, as [`load_safetensors`](Sequential::load_safetensors)
+    /// reads it. The kind of file is told by its content, whatever its name: a file that
+    /// does not start with a `KEEL` magic tag, and whose ninth byte opens a JSON object
+    /// after the 8-byte header length, is safetensors; anything else is checked as a Keel
+    /// weights file.
+    ///
     /// All or nothing: on any error the model's weights are unchanged.
     ///
     /// # Errors
@@ -64,7 +71,8 @@ impl Sequential {
     /// [`FormatProblem`](crate::FormatProblem): the envelope's checks (magic, version,
     /// length, checksum), a payload that does not decode, NaN or infinite values, or
     /// weights that do not fit this model, listing every missing, unexpected and mis-shaped
-    /// tensor at once.
+    /// tensor at once; for a safetensors file, the errors of
+    /// [`load_safetensors`](Sequential::load_safetensors).
     ///
     /// ```
     /// use keel_layers::Dense;
@@ -88,15 +96,33 @@ impl Sequential {
             .map_err(at_path(path))
     }
 
-    /// [`load_weights`](Sequential::load_weights) from the bytes of a weights file (errors
-    /// name the source `<weights>`).
+    /// [`load_weights`](Sequential::load_weights) from the bytes of a Keel weights file or
+    /// a safetensors file (errors name the source `<weights>`).
     ///
     /// # Errors
     /// As [`load_weights`](Sequential::load_weights).
+    ///
+    /// ```
+    /// use keel_layers::Dense;
+    /// use keel_trainer::Sequential;
+    /// # fn main() -> keel_trainer::Result<()> {
+    /// let build = |seed| Sequential::new([3]).add(Dense::new(2)).seed(seed);
+    /// let trained = build(1);
+    /// for bytes in [trained.weights_to_bytes()?, trained.to_safetensors()?] {
+    ///     let mut fresh = build(2);
+    ///     fresh.load_weights_from_bytes(&bytes)?;
+    ///     assert_eq!(fresh.weights_to_bytes()?, trained.weights_to_bytes()?);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn load_weights_from_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         self.check()?;
-        envelope::decode::<WeightsRecord>(WEIGHTS, bytes)
-            .and_then(|record| apply_params(self, record.params))
-            .map_err(format_error("<weights>"))
+        if looks_like_safetensors(bytes) {
+            import(self, bytes)
+        } else {
+            envelope::decode::<WeightsRecord>(WEIGHTS, bytes)
+                .and_then(|record| apply_params(self, record.params))
+        }
+        .map_err(format_error("<weights>"))
     }
 }

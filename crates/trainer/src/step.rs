@@ -28,6 +28,10 @@ pub(crate) struct StepResult {
     pub(crate) param_norms: Option<Vec<(ParamPath, f32)>>,
 }
 
+/// What the optimizer stage reports: its stats, the guard's trigger, and the per-parameter
+/// norms of a non-finite step.
+type Update = (StepStats, Option<Trigger>, Option<Vec<(ParamPath, f32)>>);
+
 /// What a step's stages before the update produce.
 struct Backward {
     loss: f32,
@@ -118,7 +122,7 @@ impl Sequential {
         pass: &mut Backward,
         guard: &mut GuardRun,
         telemetry: &mut EpochTelemetry,
-    ) -> Result<(StepStats, Option<Trigger>, Option<Vec<(ParamPath, f32)>>)> {
+    ) -> Result<Update> {
         let compiled = self
             .compiled
             .as_mut()

@@ -19,7 +19,11 @@ fn small_model() -> Sequential {
 }
 
 fn names(model: &Sequential) -> Vec<String> {
-    model.named_params().into_iter().map(|(n, _)| n).collect()
+    model
+        .named_params()
+        .into_iter()
+        .map(|(n, _)| n.to_string())
+        .collect()
 }
 
 fn values(model: &Sequential) -> Vec<Vec<f32>> {
@@ -108,7 +112,7 @@ fn good_tensors(model: &Sequential) -> Vec<Raw> {
                     next
                 })
                 .collect();
-            Raw::f32(name, p.value().shape(), &values)
+            Raw::f32(&name.to_string(), p.value().shape(), &values)
         })
         .collect()
 }

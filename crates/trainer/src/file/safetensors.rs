@@ -175,7 +175,7 @@ impl Sequential {
     /// use keel_trainer::Sequential;
     /// # fn main() -> keel_trainer::Result<()> {
     /// let mut model = Sequential::new([2]).add(Dense::new(1));
-    /// let names: Vec<String> = model.named_params().into_iter().map(|(name, _)| name).collect();
+    /// let names: Vec<String> = model.named_params().into_iter().map(|(name, _)| name.to_string()).collect();
     /// // A file as NumPy would write it: an F64 kernel [2, 1] and an F32 bias [1].
     /// let header = format!(
     ///     r#"{{"{}":{{"dtype":"F64","shape":[2,1],"data_offsets":[0,16]}},"{}":{{"dtype":"F32","shape":[1],"data_offsets":[16,20]}}}}"#,

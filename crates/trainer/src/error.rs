@@ -1,10 +1,14 @@
 //! The trainer's error type, wrapping the errors of the crates below it.
 
 use crate::{GuardEvent, Location};
+use std::fmt;
 use std::path::PathBuf;
 
 /// What can go wrong while building, training, evaluating, saving or loading a model.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same sentence as `Display`, so `fn main() -> keel::Result<()>` shows
+/// the message rather than a struct; match on the variants for the details.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A layer could not be built or configured.
@@ -237,6 +241,13 @@ pub(crate) fn invalid_option<T>(
         expected,
         found,
     })
+}
+
+impl fmt::Debug for Error {
+    /// The `Display` sentence: what `fn main() -> Result<()>` prints when it returns this.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// The result type of this crate.

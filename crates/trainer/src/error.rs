@@ -216,6 +216,19 @@ pub enum Error {
         /// What is wrong, saying what was expected and what was found.
         problem: String,
     },
+    /// A callback that sets the learning rate (`ReduceLROnPlateau`, `LearningRateScheduler`)
+    /// runs with an optimizer whose rate a schedule drives; refused when training begins.
+    #[error(
+        "{callback} cannot set the learning rate: expected an optimizer with a constant \
+         learning rate, found the schedule `{schedule}` driving it; compile with a number as \
+         the learning rate, or drop {callback}"
+    )]
+    ScheduledLearningRate {
+        /// The callback's Keras name.
+        callback: &'static str,
+        /// The schedule's name, such as `"cosine_decay"`.
+        schedule: &'static str,
+    },
     /// A training-state checkpoint does not fit the model, compile settings, data, options
     /// or callbacks of the `fit` that resumes from it (Keras's `BackupAndRestore` also needs
     /// the same script).

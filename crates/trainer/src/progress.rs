@@ -127,9 +127,9 @@ impl EpochProgress {
 
 /// The epoch's last line: `steps/steps [====] 2s 3ms/step - logs` after a live bar, as
 /// Keras's verbose 1, else Keras's verbose 2 line `steps/steps - 2s - 3ms/step - logs`.
-fn final_line(steps: usize, seconds: f64, logs: &[(String, f64)], bar: bool) -> String {
+pub(crate) fn final_line(steps: usize, seconds: f64, logs: &[(String, f64)], bar: bool) -> String {
     let per_step = keras_duration(seconds / steps.max(1) as f64);
-    let total = keras_duration(seconds);
+    let total = format!("{seconds:.0}s"); // Keras: whole seconds, "0s" included
     let logs = format_logs(logs);
     if bar {
         let full = "=".repeat(30);
@@ -139,7 +139,7 @@ fn final_line(steps: usize, seconds: f64, logs: &[(String, f64)], bar: bool) -> 
     }
 }
 
-/// A duration as Keras's progress bar prints it: whole seconds, milliseconds or
+/// A time per step as Keras's progress bar prints it: whole seconds, milliseconds or
 /// microseconds (`2s`, `15ms`, `480us`).
 fn keras_duration(seconds: f64) -> String {
     if seconds >= 1.0 {
@@ -164,7 +164,7 @@ mod tests {
         );
         assert_eq!(
             final_line(1000, 0.48, &logs, false),
-            "1000/1000 - 480ms - 480us/step - loss: 0.2500"
+            "1000/1000 - 0s - 480us/step - loss: 0.2500"
         );
     }
 

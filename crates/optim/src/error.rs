@@ -163,6 +163,8 @@ pub enum Error {
         part: String,
         /// The first non-finite value.
         found: f32,
+        /// What the step saw (norms, learning rate), as an applied step reports it.
+        stats: crate::StepStats,
     },
 
     /// A snapshot handed to [`Optimizer::restore`](crate::Optimizer::restore) holds a slot

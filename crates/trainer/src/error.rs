@@ -109,6 +109,25 @@ pub enum Error {
         /// Where the first non-finite gradient appeared, when found.
         location: Option<Location>,
     },
+    /// A step from finite gradients left a weight or optimizer slot non-finite and the guard
+    /// does not roll back ([`Trigger::NonFiniteUpdate`](crate::Trigger::NonFiniteUpdate)).
+    /// The step was applied: the model holds the non-finite values; do not save it.
+    #[error(
+        "the optimizer step at epoch {epoch}, step {step} made the {part} of parameter \
+         `{param}` non-finite: expected finite values after a step from finite gradients; \
+         lower the learning rate or scale the inputs, or train with Guard::recommended() to \
+         roll such steps back"
+    )]
+    NonFiniteUpdate {
+        /// The parameter's name.
+        param: String,
+        /// `"weights"`, or the optimizer slot, such as ``"slot `v`"``.
+        part: String,
+        /// The 1-based epoch.
+        epoch: usize,
+        /// The 1-based step in that epoch.
+        step: usize,
+    },
     /// The global gradient norm spiked and the guard's spike policy is
     /// [`Policy::Stop`](crate::Policy::Stop) (the update was not applied).
     #[error(

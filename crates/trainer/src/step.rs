@@ -72,7 +72,7 @@ impl Sequential {
             .ok_or(Error::NotCompiled { operation: "fit" })?;
         let mut trigger = None;
         let mut param_norms = None;
-        let outcome =
+        let stepped =
             compiled
                 .optimizer
                 .step_with(params_of(&mut self.layers), &mut grads, |report| {
@@ -88,14 +88,25 @@ impl Sequential {
                         Some(_) => Decision::Skip,
                         None => Decision::Apply,
                     }
-                })?;
-        telemetry.outcome(outcome.applied, &outcome.stats);
-        if outcome.applied {
+                });
+        let (applied, stats) = match stepped {
+            Ok(outcome) => (outcome.applied, outcome.stats),
+            // Applied, but non-finite: the guard's policy decides (a rollback undoes it).
+            Err(keel_optim::Error::NonFiniteUpdate {
+                name, part, stats, ..
+            }) => {
+                trigger = Some(Trigger::NonFiniteUpdate { param: name, part });
+                (true, stats)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        telemetry.outcome(applied, &stats);
+        if applied && trigger.is_none() {
             metrics.update(&output, &batch.y);
         }
         Ok(StepResult {
             loss,
-            stats: outcome.stats,
+            stats,
             trigger,
             param_norms,
         })

@@ -247,3 +247,40 @@ fn assert_err_or_finite_in_place(model: &mut Sequential, data: &Dataset) {
         assert!(all_finite(model));
     }
 }
+
+#[test]
+fn an_update_that_overflows_the_weights_stops_fit_or_is_rolled_back() {
+    // Finite loss and gradients, but lr = f32::MAX makes the first update overflow.
+    let data = scaled_clusters(32, 100.0);
+    let err = model(Sgd::new(f32::MAX))
+        .fit(&data, options())
+        .expect_err("the default guard stops");
+    assert!(
+        matches!(&err, keel_trainer::Error::NonFiniteUpdate { param, epoch: 1, step: 1, .. }
+            if param.contains("kernel")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("lower the learning rate"), "{err}");
+    // Skipping cannot undo an applied step: the skip policy stops too.
+    let skip = Guard::new().on_nonfinite(keel_trainer::Policy::Skip);
+    let err = model(Sgd::new(f32::MAX))
+        .fit(&data, options().guard(skip))
+        .unwrap_err();
+    assert!(
+        matches!(err, keel_trainer::Error::NonFiniteUpdate { .. }),
+        "{err}"
+    );
+    // A rolling-back guard undoes it: Ok with finite weights, or out of rollbacks.
+    let mut m = model(Sgd::new(f32::MAX));
+    match m.fit(&data, options().guard(Guard::recommended())) {
+        Ok(history) => {
+            assert!(all_finite(&m));
+            assert!(!history.events().is_empty());
+        }
+        Err(e) => assert!(
+            matches!(e, keel_trainer::Error::GuardExhausted { .. }),
+            "{e}"
+        ),
+    }
+    assert!(all_finite(&m), "a rollback restores finite weights");
+}

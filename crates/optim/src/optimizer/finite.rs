@@ -1,7 +1,7 @@
 //! The checks that keep optimizer state finite: after every update, and on restore.
 
 use super::Optimizer;
-use crate::{Error, OptimizerState, Result, SlotSpec, Slots};
+use crate::{Error, OptimizerState, Result, SlotSpec, Slots, StepStats};
 use keel_autograd::Tensor;
 
 /// The exponent bits of an `f32`: all set exactly for NaN and the infinities.
@@ -37,11 +37,18 @@ fn slot_name(specs: &[SlotSpec], index: usize) -> String {
 impl Optimizer {
     /// After `name`'s update: [`Error::NonFiniteUpdate`] if the parameter or a slot holds a
     /// NaN or an infinity. Reads what the update just wrote, while it is still in cache.
-    pub(super) fn check_updated(&self, name: &str, param: &Tensor, slots: &Slots) -> Result<()> {
+    pub(super) fn check_updated(
+        &self,
+        name: &str,
+        param: &Tensor,
+        slots: &Slots,
+        stats: StepStats,
+    ) -> Result<()> {
         let bad = |part: String, found: f32| Error::NonFiniteUpdate {
             name: name.to_string(),
             part,
             found,
+            stats,
         };
         // Slots first: a non-finite slot is usually why the weights went non-finite.
         for (i, slot) in slots.tensors().iter().enumerate() {

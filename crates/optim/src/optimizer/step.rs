@@ -206,7 +206,8 @@ impl Optimizer {
             // Checked right after each update, while the values are in cache; the first
             // failure is reported once every parameter has had this step's update.
             if check && finite.is_ok() {
-                finite = self.check_updated(&name, param.value(), &self.state.slots[&name]);
+                let slots = &self.state.slots[&name];
+                finite = self.check_updated(&name, param.value(), slots, stats);
             }
         }
         finite?;

@@ -26,7 +26,11 @@ use serde::{Deserialize, Serialize};
 /// p     = p - alpha * m / (sqrt(v) + epsilon)
 /// ```
 ///
-/// This is Keras 3's `Adam.update_step` (the paper's "efficient version", section 2).
+/// This is Keras 3's `Adam.update_step` (the paper's "efficient version", section 2), with
+/// Keras's rounding: `1 - beta` computed in double from the beta as written, then rounded
+/// to `f32`; the bias correction from the betas cast to `f32`, in `f32`. One change: `g²`
+/// saturates at `f32::MAX` instead of overflowing, so `v` stays finite for every finite
+/// gradient (Keras's `v` turns infinite above |g| = 1.8e19 and the next step NaN).
 /// PyTorch's `torch.optim.Adam` adds `epsilon` to the bias-corrected `sqrt(v̂)` instead,
 /// so the two differ slightly when `sqrt(v)` is comparable to `epsilon`.
 ///

@@ -284,3 +284,32 @@ fn an_update_that_overflows_the_weights_stops_fit_or_is_rolled_back() {
     }
     assert!(all_finite(&m), "a rollback restores finite weights");
 }
+
+#[test]
+fn a_checkpoint_with_a_nan_weight_or_slot_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, trained) = checkpoint(dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    let w = trained.named_params()[0].1.value()[[0, 0]];
+    let m0 = trained
+        .optimizer()
+        .unwrap()
+        .state()
+        .slots()
+        .values()
+        .next()
+        .unwrap()
+        .tensors()[0]
+        .iter()
+        .copied()
+        .find(|&m| m != 0.0)
+        .unwrap();
+    for (what, from) in [("weight", w), ("slot", m0)] {
+        let forged = forge(&bytes, from, f32::NAN);
+        let resumed = TrainingState::from_bytes(&forged).and_then(|state| {
+            model(Adam::new(1e-2)).fit(&scaled_clusters(32, 1.0), options().resume(state))
+        });
+        let err = resumed.expect_err(what).to_string();
+        assert!(err.contains("NaN") && err.contains(what), "{what}: {err}");
+    }
+}

@@ -14,20 +14,21 @@
 
 use clap::Parser;
 use keel::prelude::*;
+use std::path::{Path, PathBuf};
 
 /// Train the seed MNIST model.
 #[derive(Parser, Debug)]
 #[command(about)]
 struct Args {
-    /// Passes over the training data.
+    /// Passes over the training data (with --resume: the total, epochs already done included).
     #[arg(long, default_value_t = 10)]
     epochs: usize,
-    /// Samples per gradient step.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f32,
+    /// Samples per gradient step (with --resume: must be the checkpoint's).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Adam's learning rate [default: 0.001] (not with --resume: the checkpoint carries it).
+    #[arg(long)]
+    lr: Option<f32>,
     /// Seeds the weights, shuffling and dropout.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -36,21 +37,26 @@ struct Args {
     quiet: bool,
     /// Save the trained model to this path.
     #[arg(long)]
-    save: Option<std::path::PathBuf>,
+    save: Option<PathBuf>,
     /// Draw the training curves (loss and accuracy, train and validation) to this SVG file.
     #[arg(long, value_name = "PATH")]
-    plot: Option<std::path::PathBuf>,
+    plot: Option<PathBuf>,
     /// Print the confusion matrix and per-class precision, recall and F1 on the test set.
     #[arg(long)]
     confusion_matrix: bool,
     /// Write the full training state (weights, optimizer, RNG, History, ...) to this file at
     /// the end of every epoch.
     #[arg(long, value_name = "PATH")]
-    checkpoint: Option<std::path::PathBuf>,
+    checkpoint: Option<PathBuf>,
     /// Continue the run saved with --checkpoint; the epochs already done are not repeated.
     #[arg(long, value_name = "PATH")]
-    resume: Option<std::path::PathBuf>,
+    resume: Option<PathBuf>,
 }
+
+/// The batch size when neither --batch-size nor a checkpoint gives one.
+const BATCH_SIZE: usize = 32;
+/// Adam's learning rate unless --lr gives one.
+const LEARNING_RATE: f32 = 1e-3;
 
 fn main() {
     // A user error (such as a truncated file given to --resume) ends with its message and
@@ -61,9 +67,17 @@ fn main() {
     }
 }
 
-fn run(args: Args) -> keel::Result<()> {
-    // Read the checkpoint first, so a bad file is reported before anything else is done.
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // Everything a user can get wrong is checked before the first epoch, not after the last.
+    for (option, path) in [("--save", &args.save), ("--plot", &args.plot)] {
+        if let Some(path) = path {
+            check_parent_dir(option, path)?;
+        }
+    }
     let resume = args.resume.as_ref().map(TrainingState::load).transpose()?;
+    let checkpoint_batch_size = resume.as_ref().map(TrainingState::batch_size);
+    let batch_size = batch_size(args.batch_size, checkpoint_batch_size)?;
+    check_lr(args.lr, resume.is_some())?;
     let mnist = keel::data::mnist::load_default()?;
     let mut model = Sequential::new([28, 28])
         .add(Flatten::new())
@@ -72,7 +86,7 @@ fn run(args: Args) -> keel::Result<()> {
         .add(Dense::new(10).activation(Activation::Softmax))
         .seed(args.seed);
     model.compile(
-        Adam::new(args.lr),
+        Adam::new(args.lr.unwrap_or(LEARNING_RATE)),
         Loss::SparseCategoricalCrossentropy,
         &[Metric::Accuracy],
     )?;
@@ -80,7 +94,7 @@ fn run(args: Args) -> keel::Result<()> {
 
     let mut options = FitOptions::new()
         .epochs(args.epochs)
-        .batch_size(args.batch_size)
+        .batch_size(batch_size)
         .validation_split(0.1)
         .seed(args.seed)
         .verbose(if args.quiet { 2 } else { 1 });
@@ -88,7 +102,7 @@ fn run(args: Args) -> keel::Result<()> {
         options = options.checkpoint(path);
     }
     if let Some(state) = resume {
-        println!("Resuming at epoch {} of {}", state.epoch() + 1, args.epochs);
+        println!("{}", resume_note(state.epoch(), args.epochs));
         options = options.resume(state);
     }
     let history = model.fit(&mnist.train, options)?;
@@ -96,9 +110,10 @@ fn run(args: Args) -> keel::Result<()> {
     let mut seconds = history.epoch_seconds().to_vec();
     seconds.sort_by(f64::total_cmp);
     if let Some(median) = seconds.get(seconds.len() / 2) {
+        let n = seconds.len();
         println!(
-            "Median epoch time: {median:.2}s over {} epochs",
-            seconds.len()
+            "Median epoch time: {median:.2}s over {n} {}",
+            plural(n, "epoch")
         );
     }
     let scores = model.evaluate(&mnist.test)?;
@@ -119,4 +134,125 @@ fn run(args: Args) -> keel::Result<()> {
         println!("Saved the model to {}", path.display());
     }
     Ok(())
+}
+
+/// The batch size: --batch-size, else the checkpoint's, else the default; an error when
+/// --batch-size differs from the checkpoint's.
+fn batch_size(asked: Option<usize>, checkpoint: Option<usize>) -> Result<usize, String> {
+    match (asked, checkpoint) {
+        (Some(asked), Some(saved)) if asked != saved => Err(format!(
+            "--batch-size {asked} does not match the checkpoint, which was written with batch \
+             size {saved}: drop --batch-size or pass --batch-size {saved}"
+        )),
+        (asked, saved) => Ok(asked.or(saved).unwrap_or(BATCH_SIZE)),
+    }
+}
+
+/// An error for --lr with --resume, which would otherwise be silently overridden by the
+/// learning rate in the checkpoint's optimizer state.
+fn check_lr(lr: Option<f32>, resuming: bool) -> Result<(), String> {
+    match lr {
+        Some(lr) if resuming => Err(format!(
+            "--lr {lr} cannot change a resumed run: the checkpoint's optimizer state carries \
+             its learning rate; drop --lr, or drop --resume to train from scratch"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What resuming after `done` finished epochs of `epochs` will do.
+fn resume_note(done: usize, epochs: usize) -> String {
+    if done >= epochs {
+        format!(
+            "The checkpoint has finished {done} {}, and --epochs {epochs} asks for no more: \
+             nothing to train (pass --epochs {} or more to continue)",
+            plural(done, "epoch"),
+            done + 1
+        )
+    } else {
+        format!("Resuming at epoch {} of {epochs}", done + 1)
+    }
+}
+
+/// An error unless the directory `path` will be written into exists.
+fn check_parent_dir(option: &str, path: &Path) -> Result<(), String> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) if !dir.is_dir() => Err(format!(
+            "{option} {}: the directory {} does not exist: create it first or choose another \
+             path",
+            path.display(),
+            dir.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `noun`, with an `s` unless `n` is 1.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        noun.to_string()
+    } else {
+        format!("{noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_size_other_than_the_checkpoints_is_one_sentence_naming_both() {
+        let msg = batch_size(Some(64), Some(32)).unwrap_err();
+        assert!(
+            msg.contains("--batch-size 64") && msg.contains("--batch-size 32"),
+            "{msg}"
+        );
+        assert!(!msg.contains('{'), "no Debug structs: {msg}");
+        assert_eq!(batch_size(None, Some(64)), Ok(64));
+        assert_eq!(batch_size(Some(16), None), Ok(16));
+        assert_eq!(batch_size(None, None), Ok(BATCH_SIZE));
+    }
+
+    #[test]
+    fn lr_with_resume_is_an_error_not_silently_ignored() {
+        assert!(check_lr(Some(0.01), true)
+            .unwrap_err()
+            .contains("--lr 0.01"));
+        assert!(check_lr(Some(0.01), false).is_ok());
+        assert!(check_lr(None, true).is_ok());
+    }
+
+    #[test]
+    fn resuming_a_finished_run_says_there_is_nothing_to_train() {
+        let note = resume_note(3, 3);
+        assert!(!note.contains("epoch 4 of 3"), "{note}");
+        assert!(
+            note.contains("nothing to train") && note.contains("--epochs 4"),
+            "{note}"
+        );
+        assert_eq!(resume_note(2, 3), "Resuming at epoch 3 of 3");
+        assert!(
+            resume_note(1, 1).contains("finished 1 epoch,"),
+            "{}",
+            resume_note(1, 1)
+        );
+    }
+
+    #[test]
+    fn one_epoch_is_singular() {
+        assert_eq!(plural(1, "epoch"), "epoch");
+        assert_eq!(plural(2, "epoch"), "epochs");
+    }
+
+    #[test]
+    fn an_output_path_in_a_missing_directory_fails_before_training() {
+        let dir = std::env::temp_dir().join("keel-mnist-example-no-such-dir");
+        let msg = check_parent_dir("--plot", &dir.join("curves.svg")).unwrap_err();
+        assert!(
+            msg.contains("--plot") && msg.contains("does not exist"),
+            "{msg}"
+        );
+        assert!(check_parent_dir("--save", Path::new("model.keel")).is_ok());
+        assert!(check_parent_dir("--save", &std::env::temp_dir().join("m.keel")).is_ok());
+    }
 }

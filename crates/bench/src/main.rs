@@ -90,7 +90,7 @@ fn main() -> keel::Result<()> {
             at("val_accuracy")
         );
     }
-    let scores = model.evaluate(&mnist.test)?;
+    let scores = model.evaluate_verbose(&mnist.test, 0)?;
     let result = serde_json::json!({
         "framework": "keel",
         "workload": args.workload.name(),

@@ -81,8 +81,8 @@ impl Dataset {
     ///
     /// [`Error::Empty`] if there are no pixels, [`Error::EmptySample`] if a
     /// dimension of `sample_shape` is 0, [`Error::PixelCount`] if the pixels are
-    /// not a whole number of samples, [`Error::InvalidScale`] if `scale` is not
-    /// finite, [`Error::CountMismatch`] if the targets are not one per sample,
+    /// not a whole number of samples, [`Error::InvalidScale`] if `255 * scale` is
+    /// not finite, [`Error::CountMismatch`] if the targets are not one per sample,
     /// and [`Error::NonFinite`] for a NaN or infinite dense target.
     ///
     /// # Examples
@@ -105,7 +105,8 @@ impl Dataset {
         scale: f32,
         targets: Targets,
     ) -> Result<Dataset> {
-        if !scale.is_finite() {
+        // 255 × scale must be finite too, or a bright pixel becomes infinite in a batch.
+        if !(f32::from(u8::MAX) * scale).is_finite() {
             return Err(Error::InvalidScale { found: scale });
         }
         let sample_size = checked_sample_size(&sample_shape)?;

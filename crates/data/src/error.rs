@@ -114,6 +114,17 @@ pub enum Error {
         /// The payload length present.
         found: usize,
     },
+    /// An IDX file holds no samples (its first dimension is 0).
+    #[error(
+        "{} holds no samples: expected at least one {what} (its first dimension is 0)",
+        path.display()
+    )]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+        /// What a sample is, such as `"image"`.
+        what: &'static str,
+    },
     /// A dataset was built from no samples.
     #[error("empty dataset: expected at least one sample, found 0")]
     Empty,
@@ -157,8 +168,11 @@ pub enum Error {
         /// The bad value.
         value: f32,
     },
-    /// A pixel scale is NaN or infinite.
-    #[error("invalid pixel scale: expected a finite number, found {found}")]
+    /// A pixel scale is NaN or infinite, or so large that `255 * scale` is.
+    #[error(
+        "invalid pixel scale: expected a finite number with 255 * scale finite (|scale| <= \
+         1.3e36), found {found}"
+    )]
     InvalidScale {
         /// The scale given.
         found: f32,

@@ -98,6 +98,12 @@ impl IdxArray {
 /// ```
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     let path = path.as_ref();
+    let bytes = read_bytes(path)?;
+    parse_idx_vec(bytes, None).map_err(|e| e.with_path(path))
+}
+
+/// The file's bytes, decompressed if gzipped.
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     let raw = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -114,7 +120,18 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     } else {
         raw
     };
-    parse_idx_vec(bytes).map_err(|e| e.with_path(path))
+    Ok(bytes)
+}
+
+/// [`read_idx`] of a file that must have `rank` dimensions (`expected` in words): a header
+/// with another count is [`Error::IdxDims`], before its dimensions are misread as payload.
+pub(crate) fn read_idx_of_rank(
+    path: &Path,
+    rank: usize,
+    expected: &'static str,
+) -> Result<IdxArray> {
+    let bytes = read_bytes(path)?;
+    parse_idx_vec(bytes, Some((rank, expected))).map_err(|e| e.with_path(path))
 }
 
 /// Parses the bytes of an (uncompressed) IDX array of unsigned bytes.
@@ -158,10 +175,33 @@ pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray> {
 }
 
 /// [`parse_idx`] on owned bytes, reusing their allocation for the data.
-fn parse_idx_vec(mut bytes: Vec<u8>) -> Result<IdxArray> {
+fn parse_idx_vec(mut bytes: Vec<u8>, rank: Option<(usize, &'static str)>) -> Result<IdxArray> {
+    if let Some((rank, expected)) = rank {
+        check_rank(&bytes, rank, expected)?;
+    }
     let (dims, header_len) = parse_header(&bytes)?;
     bytes.drain(..header_len);
     Ok(IdxArray { dims, data: bytes })
+}
+
+/// [`Error::IdxDims`] when a well-started header declares other than `rank` dimensions,
+/// listing the dimensions it declares (as far as the bytes hold them).
+fn check_rank(bytes: &[u8], rank: usize, expected: &'static str) -> Result<()> {
+    match bytes.first_chunk::<4>() {
+        Some(&[0, 0, TYPE_U8, ndims]) if usize::from(ndims) != rank => {
+            let declared = bytes[4..].chunks_exact(4).take(usize::from(ndims));
+            let found = declared
+                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+                .collect();
+            Err(Error::IdxDims {
+                path: None,
+                expected,
+                found,
+            })
+        }
+        // Anything else is for parse_header to judge.
+        _ => Ok(()),
+    }
 }
 
 /// Validates the header and payload length; returns the dims and header length.
@@ -243,6 +283,6 @@ mod tests {
         let bytes = vec![0, 0, TYPE_U8, 2, 0, 0, 0, 2, 0, 0, 0, 1, 4, 2];
         let a = parse_idx(&bytes).unwrap();
         assert_eq!(a.dims, [2, 1]);
-        assert_eq!(parse_idx_vec(bytes).unwrap(), a);
+        assert_eq!(parse_idx_vec(bytes, None).unwrap(), a);
     }
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::idx::{read_idx, IdxArray};
+use crate::idx::read_idx_of_rank;
 use crate::targets::Targets;
 
 /// The environment variable naming a directory that holds the four MNIST files.
@@ -173,15 +173,14 @@ fn locate(dir: &Path, name: &str) -> Result<PathBuf> {
 
 /// Reads one image file and its label file into a dataset.
 fn load_split(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
-    let images = read_idx(images_path)?;
-    let labels = read_idx(labels_path)?;
-    check_rank(
-        &images,
-        images_path,
-        3,
-        "3 dimensions [images, rows, columns]",
-    )?;
-    check_rank(&labels, labels_path, 1, "1 dimension [labels]")?;
+    let images = read_idx_of_rank(images_path, 3, "3 dimensions [images, rows, columns]")?;
+    let labels = read_idx_of_rank(labels_path, 1, "1 dimension [labels]")?;
+    if images.dims[0] == 0 {
+        return Err(Error::EmptyFile {
+            path: images_path.to_path_buf(),
+            what: "image",
+        });
+    }
     if images.dims[0] != labels.dims[0] {
         return Err(Error::LabelCount {
             images_path: images_path.to_path_buf(),
@@ -211,19 +210,6 @@ fn load_split(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
         1.0 / 255.0,
         Targets::Classes(classes),
     )
-}
-
-/// An error unless `array` has `rank` dimensions.
-fn check_rank(array: &IdxArray, path: &Path, rank: usize, expected: &'static str) -> Result<()> {
-    if array.dims.len() == rank {
-        Ok(())
-    } else {
-        Err(Error::IdxDims {
-            path: Some(path.to_path_buf()),
-            expected,
-            found: array.dims.clone(),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 
 use crate::base::base_builder;
 use crate::elementwise::for_each_run;
-use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
+use crate::precision::saturating_square;
+use crate::{
+    BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, SlotSpec, Slots, UpdateRule,
+};
 use keel_autograd::Tensor;
 use multiversion::multiversion;
 use serde::{Deserialize, Serialize};
@@ -145,6 +148,10 @@ impl UpdateRule for AdagradRule {
         Ok(())
     }
 
+    fn slot_specs(&self) -> Vec<SlotSpec> {
+        vec![SlotSpec::non_negative("accumulator")]
+    }
+
     fn update(&self, lr: f32, _t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
         let eps = self.epsilon;
         let [acc] = slots.filled_like::<1>(param, self.initial_accumulator_value);
@@ -157,7 +164,8 @@ impl UpdateRule for AdagradRule {
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
 fn adagrad_run(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32) {
     for ((p, &g), acc) in p.iter_mut().zip(g).zip(acc.iter_mut()) {
-        *acc += g * g;
+        // Saturating: a sum of squares of finite gradients stays finite (precision.rs).
+        *acc = (*acc + saturating_square(g)).min(f32::MAX);
         *p -= lr * g / (*acc + eps).sqrt();
     }
 }

@@ -3,7 +3,10 @@
 use crate::base::base_builder;
 use crate::elementwise::for_each_run;
 use crate::error::check_range;
-use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
+use crate::precision::{one_minus, saturating_square};
+use crate::{
+    BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, SlotSpec, Slots, UpdateRule,
+};
 use keel_autograd::Tensor;
 use multiversion::multiversion;
 use serde::{Deserialize, Serialize};
@@ -23,7 +26,11 @@ use serde::{Deserialize, Serialize};
 /// p     = p - alpha * m / (sqrt(v) + epsilon)
 /// ```
 ///
-/// This is Keras 3's `Adam.update_step` (the paper's "efficient version", section 2).
+/// This is Keras 3's `Adam.update_step` (the paper's "efficient version", section 2), with
+/// Keras's rounding: `1 - beta` computed in double from the beta as written, then rounded
+/// to `f32`; the bias correction from the betas cast to `f32`, in `f32`. One change: `g²`
+/// saturates at `f32::MAX` instead of overflowing, so `v` stays finite for every finite
+/// gradient (Keras's `v` turns infinite above |g| = 1.8e19 and the next step NaN).
 /// PyTorch's `torch.optim.Adam` adds `epsilon` to the bias-corrected `sqrt(v̂)` instead,
 /// so the two differ slightly when `sqrt(v)` is comparable to `epsilon`.
 ///
@@ -114,6 +121,8 @@ impl Adam {
             beta_2: self.beta_2,
             epsilon: self.epsilon,
             amsgrad: self.amsgrad,
+            one_minus_b1: one_minus(self.beta_1),
+            one_minus_b2: one_minus(self.beta_2),
         };
         (rule, self.base)
     }
@@ -157,6 +166,9 @@ pub(crate) struct AdamRule {
     beta_2: f32,
     epsilon: f32,
     amsgrad: bool,
+    /// `1 − β₁` and `1 − β₂` as Keras rounds them: in double, then to `f32` (precision.rs).
+    one_minus_b1: f32,
+    one_minus_b2: f32,
 }
 
 impl UpdateRule for AdamRule {
@@ -189,17 +201,24 @@ impl UpdateRule for AdamRule {
         Ok(())
     }
 
+    fn slot_specs(&self) -> Vec<SlotSpec> {
+        let mut specs = vec![SlotSpec::signed("m"), SlotSpec::non_negative("v")];
+        if self.amsgrad {
+            specs.push(SlotSpec::non_negative("v_hat"));
+        }
+        specs
+    }
+
     fn update(&self, lr: f32, t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
-        // Bias correction in f64: 1 - 0.999^t is small for small t.
-        let (b1, b2, t) = (f64::from(self.beta_1), f64::from(self.beta_2), t as f64);
-        let alpha = (f64::from(lr) * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t))) as f32;
-        let (one_minus_b1, one_minus_b2) = (1.0 - self.beta_1, 1.0 - self.beta_2);
-        let eps = self.epsilon;
+        // Keras's arithmetic (adam.py, update_step): the bias correction from the betas cast
+        // to f32, in f32; only `1 - beta` (in the moments) is rounded from Python's double.
+        let t = t as f32;
+        let alpha = lr * (1.0 - self.beta_2.powf(t)).sqrt() / (1.0 - self.beta_1.powf(t));
         let c = Moments {
             alpha,
-            one_minus_b1,
-            one_minus_b2,
-            eps,
+            one_minus_b1: self.one_minus_b1,
+            one_minus_b2: self.one_minus_b2,
+            eps: self.epsilon,
         };
         if self.amsgrad {
             let [m, v, v_hat] = slots.zeros_like::<3>(param);
@@ -225,11 +244,12 @@ struct Moments {
 
 impl Moments {
     /// `m ← β₁ m + (1 − β₁) g` and `v ← β₂ v + (1 − β₂) g²`, each flushed to zero once it
-    /// decays below the normal range.
+    /// decays below the normal range; `g²` saturates at `f32::MAX`, so `v` stays finite for
+    /// every finite gradient (it is a convex combination of values `<= f32::MAX`).
     #[inline(always)]
     fn advance(self, m: &mut f32, v: &mut f32, g: f32) {
         *m = flush_subnormal(*m + (g - *m) * self.one_minus_b1);
-        *v = flush_subnormal(*v + (g * g - *v) * self.one_minus_b2);
+        *v = flush_subnormal(*v + (saturating_square(g) - *v) * self.one_minus_b2);
     }
 }
 

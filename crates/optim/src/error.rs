@@ -148,6 +148,44 @@ pub enum Error {
         /// What the snapshot holds.
         found: String,
     },
+
+    /// An applied step left a parameter or one of its slots NaN or infinite (a learning rate
+    /// or inputs far too large). The step was applied: restore a snapshot to undo it.
+    #[error(
+        "the optimizer step made the {part} of parameter `{name}` non-finite (found {found}): \
+         expected finite values; lower the learning rate or scale the inputs, or train with a \
+         rolling-back guard"
+    )]
+    NonFiniteUpdate {
+        /// The parameter's name.
+        name: String,
+        /// `"weights"`, or the slot, such as ``"slot `v`"``.
+        part: String,
+        /// The first non-finite value.
+        found: f32,
+        /// What the step saw (norms, learning rate), as an applied step reports it.
+        stats: crate::StepStats,
+    },
+
+    /// A snapshot handed to [`Optimizer::restore`](crate::Optimizer::restore) holds a slot
+    /// value the update math cannot use (NaN, infinite, or a negative second moment).
+    #[error(
+        "cannot restore optimizer snapshot: slot `{slot}` of parameter `{name}` holds {found} \
+         at index {index}: expected {expected} (the checkpoint is corrupt; train from scratch \
+         or from an older checkpoint)"
+    )]
+    InvalidSlotValue {
+        /// The parameter's name.
+        name: String,
+        /// The slot's name (see [`SlotSpec`](crate::SlotSpec)), or its index.
+        slot: String,
+        /// The flat index of the first bad value.
+        index: usize,
+        /// The bad value.
+        found: f32,
+        /// What the slot may hold, such as `"a finite number >= 0"`.
+        expected: &'static str,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

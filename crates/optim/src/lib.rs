@@ -47,6 +47,7 @@ mod elementwise;
 mod error;
 mod learning_rate;
 mod optimizer;
+mod precision;
 mod rmsprop;
 mod rule;
 mod schedule;
@@ -70,7 +71,7 @@ pub use optimizer::{
     Decision, GradientReport, Optimizer, OptimizerSnapshot, StepOutcome, StepStats,
 };
 pub use rmsprop::RMSprop;
-pub use rule::{HyperValue, Slots, UpdateRule};
+pub use rule::{HyperValue, SlotSpec, Slots, UpdateRule};
 pub use schedule::{
     CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
     PolynomialDecay, Schedule,

@@ -1,6 +1,7 @@
 //! The optimizer base: learning rate, step counter, the gradient-transform stage, weight
 //! decay and per-parameter state; the math is delegated to an [`UpdateRule`].
 
+mod finite;
 mod snapshot;
 mod step;
 

@@ -3,7 +3,10 @@
 use crate::base::base_builder;
 use crate::elementwise::for_each_run;
 use crate::error::check_range;
-use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
+use crate::precision::{one_minus, saturating_square};
+use crate::{
+    BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, SlotSpec, Slots, UpdateRule,
+};
 use keel_autograd::Tensor;
 use multiversion::multiversion;
 use serde::{Deserialize, Serialize};
@@ -118,6 +121,7 @@ impl TryFrom<RMSprop> for Optimizer {
     /// the errors of [`Optimizer::with_base`].
     fn try_from(rmsprop: RMSprop) -> Result<Optimizer> {
         let rule = RMSpropRule {
+            one_minus_rho: one_minus(rmsprop.rho),
             rho: rmsprop.rho,
             momentum: rmsprop.momentum,
             epsilon: rmsprop.epsilon,
@@ -131,6 +135,8 @@ impl TryFrom<RMSprop> for Optimizer {
 #[derive(Debug, Clone, Copy)]
 struct RMSpropRule {
     rho: f32,
+    /// `1 − ρ` as Keras rounds it: in double, then to `f32` (precision.rs).
+    one_minus_rho: f32,
     momentum: f32,
     epsilon: f32,
     centered: bool,
@@ -172,10 +178,23 @@ impl UpdateRule for RMSpropRule {
         Ok(())
     }
 
+    fn slot_specs(&self) -> Vec<SlotSpec> {
+        // The order update() creates them in: v, then s with momentum, then a when centered.
+        let mut specs = vec![SlotSpec::non_negative("velocity")];
+        if self.momentum > 0.0 {
+            specs.push(SlotSpec::signed("momentum"));
+        }
+        if self.centered {
+            specs.push(SlotSpec::signed("average_gradient"));
+        }
+        specs
+    }
+
     fn update(&self, lr: f32, _t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
         let c = Rms {
             lr,
             rho: self.rho,
+            one_minus_rho: self.one_minus_rho,
             mu: self.momentum,
             eps: self.epsilon,
         };
@@ -211,22 +230,34 @@ impl UpdateRule for RMSpropRule {
 struct Rms {
     lr: f32,
     rho: f32,
+    one_minus_rho: f32,
     mu: f32,
     eps: f32,
 }
 
 impl Rms {
-    /// `v ← ρ v + (1 − ρ) g²`.
+    /// `v ← ρ v + (1 − ρ) g²`, with `g²` saturated at `f32::MAX` so `v` stays finite.
     fn velocity(self, v: &mut f32, g: f32) {
-        *v = self.rho * *v + (1.0 - self.rho) * g * g;
+        *v = self.rho * *v + self.one_minus_rho * saturating_square(g);
     }
     /// `a ← ρ a + (1 − ρ) g`, the centered variant's mean gradient.
     fn average(self, a: &mut f32, g: f32) {
-        *a = self.rho * *a + (1.0 - self.rho) * g;
+        *a = self.rho * *a + self.one_minus_rho * g;
     }
     /// `lr · g / √d`.
     fn increment(self, g: f32, d: f32) -> f32 {
         self.lr * g / d.sqrt()
+    }
+    /// The centered denominator `v − a² + ε`. Exactly Keras's whenever that is positive;
+    /// otherwise (`a²` saturated, or rounding made the variance negative), where Keras
+    /// takes the root of a negative number, `ε`.
+    fn centered(self, v: f32, a: f32) -> f32 {
+        let d = v - saturating_square(a) + self.eps;
+        if d > 0.0 {
+            d
+        } else {
+            self.eps
+        }
     }
 }
 
@@ -252,7 +283,7 @@ fn centered_run(p: &mut [f32], g: &[f32], v: &mut [f32], a: &mut [f32], c: Rms) 
     for (((p, &g), v), a) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(a.iter_mut()) {
         c.velocity(v, g);
         c.average(a, g);
-        *p -= c.increment(g, *v - *a * *a + c.eps);
+        *p -= c.increment(g, c.centered(*v, *a));
     }
 }
 
@@ -269,7 +300,7 @@ fn centered_momentum_run(
     for ((p, &g), ((v, s), a)) in p.iter_mut().zip(g).zip(state) {
         c.velocity(v, g);
         c.average(a, g);
-        *s = c.mu * *s + c.increment(g, *v - *a * *a + c.eps);
+        *s = c.mu * *s + c.increment(g, c.centered(*v, *a));
         *p -= *s;
     }
 }

@@ -64,6 +64,48 @@ pub trait UpdateRule: fmt::Debug + Send + Sync {
     /// `param`, `grad` and every slot tensor have the same shape: the optimizer checks this
     /// before calling. Implementations should not allocate after the first step.
     fn update(&self, lr: f32, t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots);
+
+    /// What each slot holds, in slot order, so messages can name a slot and
+    /// [`Optimizer::restore`](crate::Optimizer::restore) can check restored values (a
+    /// second moment must not be negative). The default says nothing: slots are then named
+    /// by index and only checked to be finite.
+    fn slot_specs(&self) -> Vec<SlotSpec> {
+        Vec::new()
+    }
+}
+
+/// The name of one slot of an [`UpdateRule`] and the values it may hold.
+///
+/// ```
+/// use keel_optim::SlotSpec;
+/// let v = SlotSpec::non_negative("v");
+/// assert!(v.non_negative && !SlotSpec::signed("m").non_negative);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SlotSpec {
+    /// The slot's name in messages, such as `"v"` (Adam's second moment).
+    pub name: &'static str,
+    /// Whether the math needs every value `>= 0` (a second moment, an accumulator).
+    pub non_negative: bool,
+}
+
+impl SlotSpec {
+    /// A slot whose values may have either sign (a first moment, a velocity).
+    pub fn signed(name: &'static str) -> Self {
+        SlotSpec {
+            name,
+            non_negative: false,
+        }
+    }
+
+    /// A slot whose values must be `>= 0` (a second moment, an accumulator).
+    pub fn non_negative(name: &'static str) -> Self {
+        SlotSpec {
+            name,
+            non_negative: true,
+        }
+    }
 }
 
 /// A hyper-parameter's value, for summaries and saved configs.

@@ -3,7 +3,9 @@
 use crate::base::base_builder;
 use crate::elementwise::for_each_run;
 use crate::error::check_range;
-use crate::{BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, Slots, UpdateRule};
+use crate::{
+    BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, SlotSpec, Slots, UpdateRule,
+};
 use keel_autograd::Tensor;
 use multiversion::multiversion;
 use serde::{Deserialize, Serialize};
@@ -139,6 +141,14 @@ impl UpdateRule for SgdRule {
             range,
             "a number in [0, 1]",
         )
+    }
+
+    fn slot_specs(&self) -> Vec<SlotSpec> {
+        if self.momentum == 0.0 {
+            Vec::new()
+        } else {
+            vec![SlotSpec::signed("velocity")]
+        }
     }
 
     fn update(&self, lr: f32, _t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {

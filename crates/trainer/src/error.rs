@@ -1,10 +1,14 @@
 //! The trainer's error type, wrapping the errors of the crates below it.
 
 use crate::{GuardEvent, Location};
+use std::fmt;
 use std::path::PathBuf;
 
 /// What can go wrong while building, training, evaluating, saving or loading a model.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same sentence as `Display`, so `fn main() -> keel::Result<()>` shows
+/// the message rather than a struct; match on the variants for the details.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A layer could not be built or configured.
@@ -104,6 +108,25 @@ pub enum Error {
         loss: f32,
         /// Where the first non-finite gradient appeared, when found.
         location: Option<Location>,
+    },
+    /// A step from finite gradients left a weight or optimizer slot non-finite and the guard
+    /// does not roll back ([`Trigger::NonFiniteUpdate`](crate::Trigger::NonFiniteUpdate)).
+    /// The step was applied: the model holds the non-finite values; do not save it.
+    #[error(
+        "the optimizer step at epoch {epoch}, step {step} made the {part} of parameter \
+         `{param}` non-finite: expected finite values after a step from finite gradients; \
+         lower the learning rate or scale the inputs, or train with Guard::recommended() to \
+         roll such steps back"
+    )]
+    NonFiniteUpdate {
+        /// The parameter's name.
+        param: String,
+        /// `"weights"`, or the optimizer slot, such as ``"slot `v`"``.
+        part: String,
+        /// The 1-based epoch.
+        epoch: usize,
+        /// The 1-based step in that epoch.
+        step: usize,
     },
     /// The global gradient norm spiked and the guard's spike policy is
     /// [`Policy::Stop`](crate::Policy::Stop) (the update was not applied).
@@ -230,6 +253,19 @@ pub enum Error {
         /// What is wrong, saying what was expected and what was found.
         problem: String,
     },
+    /// A callback that sets the learning rate (`ReduceLROnPlateau`, `LearningRateScheduler`)
+    /// runs with an optimizer whose rate a schedule drives; refused when training begins.
+    #[error(
+        "{callback} cannot set the learning rate: expected an optimizer with a constant \
+         learning rate, found the schedule `{schedule}` driving it; compile with a number as \
+         the learning rate, or drop {callback}"
+    )]
+    ScheduledLearningRate {
+        /// The callback's Keras name.
+        callback: &'static str,
+        /// The schedule's name, such as `"cosine_decay"`.
+        schedule: &'static str,
+    },
     /// A training-state checkpoint does not fit the model, compile settings, data, options
     /// or callbacks of the `fit` that resumes from it (Keras's `BackupAndRestore` also needs
     /// the same script).
@@ -255,6 +291,13 @@ pub(crate) fn invalid_option<T>(
         expected,
         found,
     })
+}
+
+impl fmt::Debug for Error {
+    /// The `Display` sentence: what `fn main() -> Result<()>` prints when it returns this.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 /// The result type of this crate.

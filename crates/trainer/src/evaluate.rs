@@ -42,12 +42,41 @@ impl Sequential {
     /// assert_eq!(names, ["accuracy", "f1_score", "loss", "precision"]);
     /// # Ok(()) }
     /// ```
+    ///
+    /// Prints its result line as Keras's `evaluate` does by default (`verbose=1`); see
+    /// [`evaluate_verbose`](Sequential::evaluate_verbose) to silence it.
     pub fn evaluate(&self, data: &Dataset) -> Result<Scores> {
+        self.evaluate_verbose(data, 1)
+    }
+
+    /// [`evaluate`](Sequential::evaluate) with Keras's `verbose`: 0 prints nothing, 1 the
+    /// completed bar with the scores (`313/313 [====] 1s 2ms/step - accuracy: … - loss: …`),
+    /// 2 the same line without the bar.
+    ///
+    /// # Errors
+    /// As [`evaluate`](Sequential::evaluate), and [`Error::InvalidOption`] for a `verbose`
+    /// other than 0, 1 or 2.
+    pub fn evaluate_verbose(&self, data: &Dataset, verbose: u8) -> Result<Scores> {
+        if verbose > 2 {
+            return Err(Error::InvalidOption {
+                option: "verbose",
+                expected: "0, 1 or 2",
+                found: verbose.to_string(),
+            });
+        }
         self.check_data(data)?;
+        let start = std::time::Instant::now();
         let means = on_runtime(self.runtime_for(None, None)?, || {
             self.evaluate_means(data, INFERENCE_BATCH)
         })?;
-        Ok(Scores::from_logs(means.logs("")))
+        let logs = means.logs("");
+        if verbose > 0 {
+            let steps = data.len().div_ceil(INFERENCE_BATCH);
+            let seconds = start.elapsed().as_secs_f64();
+            let line = crate::progress::final_line(steps, seconds, &logs, verbose == 1);
+            println!("{line}");
+        }
+        Ok(Scores::from_logs(logs))
     }
 
     /// The loss and metrics of the compiled model on `data`, in batches of `batch_size`.

@@ -265,7 +265,7 @@ impl Run<'_> {
         let ranges: Vec<_> = batch_ranges(self.train.len(), self.options.batch_size)?
             .take(self.info.steps)
             .collect();
-        let progress =
+        let mut progress =
             EpochProgress::start(self.verbosity, epoch, self.options.epochs, ranges.len());
         if !resumed {
             self.means.reset();
@@ -357,6 +357,7 @@ impl Run<'_> {
             }
         }
         let seconds = start.elapsed().as_secs_f64();
+        progress.steps_done();
         let mut ctx = Self::ctx(&self.info, model, epoch);
         if self.callbacks.epoch_end(epoch, &mut logs, &mut ctx)? == Control::Stop {
             stop = true;

@@ -44,6 +44,8 @@ fn format_logs(logs: &[(String, f64)]) -> String {
 /// The progress display of one epoch.
 pub(crate) struct EpochProgress {
     bar: Option<ProgressBar>,
+    /// Whether this epoch draws a live bar (kept after `steps_done` takes it off).
+    live: bool,
     verbosity: Verbosity,
     steps: usize,
 }
@@ -69,6 +71,7 @@ impl EpochProgress {
         });
         EpochProgress {
             bar,
+            live,
             verbosity,
             steps,
         }
@@ -103,25 +106,67 @@ impl EpochProgress {
         }
     }
 
-    /// Ends the epoch's display with its final logs and duration.
-    pub(crate) fn finish(self, logs: &[(String, f64)], seconds: f64) {
-        if let Some(bar) = &self.bar {
+    /// Takes the live bar off the terminal once the steps are done, before the epoch-end
+    /// callbacks run: what they print then starts on a clean line instead of after a
+    /// half-drawn bar, and [`finish`](EpochProgress::finish) draws the completed bar below.
+    pub(crate) fn steps_done(&mut self) {
+        if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+    }
+
+    /// Ends the epoch's display with its final logs (those callbacks added included) and
+    /// duration: with a bar, the completed bar as Keras leaves it (`2s 3ms/step`).
+    pub(crate) fn finish(mut self, logs: &[(String, f64)], seconds: f64) {
+        self.steps_done();
         if self.verbosity != Verbosity::Silent {
-            let per_step_ms = seconds * 1e3 / self.steps.max(1) as f64;
-            println!(
-                "{steps}/{steps} - {seconds:.2}s - {per_step_ms:.2}ms/step - {}",
-                format_logs(logs),
-                steps = self.steps
-            );
+            println!("{}", final_line(self.steps, seconds, logs, self.live));
         }
+    }
+}
+
+/// The epoch's last line: `steps/steps [====] 2s 3ms/step - logs` after a live bar, as
+/// Keras's verbose 1, else Keras's verbose 2 line `steps/steps - 2s - 3ms/step - logs`.
+pub(crate) fn final_line(steps: usize, seconds: f64, logs: &[(String, f64)], bar: bool) -> String {
+    let per_step = keras_duration(seconds / steps.max(1) as f64);
+    let total = format!("{seconds:.0}s"); // Keras: whole seconds, "0s" included
+    let logs = format_logs(logs);
+    if bar {
+        let full = "=".repeat(30);
+        format!("{steps}/{steps} [{full}] {total} {per_step}/step - {logs}")
+    } else {
+        format!("{steps}/{steps} - {total} - {per_step}/step - {logs}")
+    }
+}
+
+/// A time per step as Keras's progress bar prints it: whole seconds, milliseconds or
+/// microseconds (`2s`, `15ms`, `480us`).
+fn keras_duration(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds:.0}s")
+    } else if seconds >= 1e-3 {
+        format!("{:.0}ms", seconds * 1e3)
+    } else {
+        format!("{:.0}us", seconds * 1e6)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_line_is_the_completed_bar_with_keras_timings() {
+        let logs = [("loss".to_string(), 0.25)];
+        assert_eq!(
+            final_line(100, 2.4, &logs, true),
+            format!("100/100 [{}] 2s 24ms/step - loss: 0.2500", "=".repeat(30))
+        );
+        assert_eq!(
+            final_line(1000, 0.48, &logs, false),
+            "1000/1000 - 0s - 480us/step - loss: 0.2500"
+        );
+    }
 
     #[test]
     fn values_are_readable_whatever_their_size() {

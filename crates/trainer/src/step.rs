@@ -131,7 +131,7 @@ impl Sequential {
         let mut trigger = None;
         let mut param_norms = None;
         let params = params_of(&mut self.layers, &self.names, Some(&self.trainable));
-        let outcome = compiled
+        let stepped = compiled
             .optimizer
             .step_with(params, &mut pass.grads, |report| {
                 telemetry.observe(report);
@@ -146,8 +146,19 @@ impl Sequential {
                     Some(_) => Decision::Skip,
                     None => Decision::Apply,
                 }
-            })?;
-        telemetry.outcome(outcome.applied, &outcome.stats);
-        Ok((outcome.stats, trigger, param_norms))
+            });
+        let (applied, stats) = match stepped {
+            Ok(outcome) => (outcome.applied, outcome.stats),
+            // Applied, but non-finite: the guard's policy decides (a rollback undoes it).
+            Err(keel_optim::Error::NonFiniteUpdate {
+                name, part, stats, ..
+            }) => {
+                trigger = Some(Trigger::NonFiniteUpdate { param: name, part });
+                (true, stats)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        telemetry.outcome(applied, &stats);
+        Ok((stats, trigger, param_norms))
     }
 }

@@ -52,7 +52,8 @@ fn rule(widths: &[usize; 3], [left, fill, join, right]: [char; 4]) -> String {
 impl Sequential {
     /// Keras 3's summary table: each layer's name and type, output shape (with `None` for
     /// the batch axis) and parameter count, then the total, trainable and non-trainable
-    /// parameters with their memory as `f32`. Columns widen to fit long names.
+    /// parameters with their memory as `f32`. Columns widen to fit long names. A model that
+    /// cannot be built lists the layers built so far and ends with the build error.
     ///
     /// ```
     /// use keel_layers::{Dense, Flatten};
@@ -123,6 +124,10 @@ impl Sequential {
             thousands(frozen),
             memory(frozen)
         );
+        // Rows stop at the first layer that could not take its input: say why.
+        if let Err(e) = self.check() {
+            out += &format!(" The model cannot be built: {e}\n");
+        }
         out
     }
 

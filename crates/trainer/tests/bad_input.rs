@@ -58,7 +58,7 @@ fn infinite_pixels_are_refused() {
             f32::INFINITY,
             Targets::Classes(vec![0])
         )),
-        "invalid pixel scale: expected a finite number, found inf"
+        "invalid pixel scale: expected a finite number with 255 * scale finite (|scale| <= 1.3e36), found inf"
     );
 }
 

@@ -147,3 +147,20 @@ fn a_diverging_run_stops_with_an_error_and_finite_weights() {
         other => panic!("expected a non-finite loss error, got {other:?}"),
     }
 }
+
+#[test]
+fn debug_prints_the_sentence_so_main_returning_an_error_reads_well() {
+    // `fn main() -> keel::Result<()>` prints the error with Debug.
+    let mut model = Sequential::new([2]).add(Dense::new(2));
+    let err = model
+        .compile(Sgd::new(-1.0), Loss::SparseCategoricalCrossentropy, &[])
+        .unwrap_err();
+    assert_eq!(format!("{err:?}"), err.to_string());
+    assert!(!format!("{err:?}").contains('{'), "{err:?}");
+    let data = two_cluster_classes(8);
+    let err = Sequential::new([2])
+        .add(Dense::new(2))
+        .evaluate(&data)
+        .unwrap_err();
+    assert_eq!(format!("{err:?}"), err.to_string());
+}

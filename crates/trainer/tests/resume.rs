@@ -153,6 +153,13 @@ fn a_damaged_or_mismatched_checkpoint_is_an_error() {
         .fit(&data, options().batch_size(16).resume(state))
         .unwrap_err();
     assert!(matches!(err, Error::CheckpointMismatch { .. }), "{err}");
+    // One sentence naming the setting and both values, no Debug records.
+    let msg = err.to_string();
+    assert!(
+        msg.contains("the batch size: expected 16 as in this run, found 32 in the checkpoint"),
+        "{msg}"
+    );
+    assert!(!msg.contains('{'), "{msg}");
     // A non-finite weight is never written.
     let mut bad = model();
     bad.named_params_mut()[0].1.value_mut()[[0, 0]] = f32::NAN;

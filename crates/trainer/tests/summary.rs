@@ -49,3 +49,18 @@ Model: \"sequential\"
 ";
     assert_eq!(model.summary_string(), expected);
 }
+
+#[test]
+fn a_model_that_cannot_build_shows_the_build_error() {
+    // Dense needs [features]: [28, 28] without a Flatten cannot build.
+    let model = Sequential::new([28, 28])
+        .add(Dense::new(32))
+        .add(Dense::new(10));
+    let table = model.summary_string();
+    let err = model.check().unwrap_err().to_string();
+    assert!(
+        table.ends_with(&format!(" The model cannot be built: {err}\n")),
+        "{table}"
+    );
+    assert!(err.contains("dense"), "{err}");
+}

@@ -99,7 +99,9 @@ impl Optimizer {
     ///   of another clipping mode (or more history than the mode keeps, or non-finite
     ///   values), or has a constant learning rate where this optimizer has a schedule or the
     ///   other way round;
-    /// - [`Error::InvalidLrMultiplier`] or [`Error::InvalidLearningRate`] for a corrupt value.
+    /// - [`Error::InvalidLrMultiplier`] or [`Error::InvalidLearningRate`] for a corrupt value;
+    /// - [`Error::InvalidSlotValue`] for a slot value that is NaN, infinite, or negative
+    ///   where the rule needs it `>= 0` (see [`SlotSpec`](crate::SlotSpec)).
     pub fn restore(&mut self, snapshot: &OptimizerSnapshot) -> Result<()> {
         if snapshot.rule != self.rule.name() {
             return Err(Error::SnapshotMismatch {
@@ -108,6 +110,7 @@ impl Optimizer {
             });
         }
         check_lr_multiplier(snapshot.lr_multiplier)?;
+        self.check_restorable(&snapshot.state)?;
         self.check_clip_state(&snapshot.state.clip)?;
         match (&self.learning_rate, snapshot.learning_rate) {
             (LearningRate::Constant(_), Some(lr)) => check_learning_rate(lr)?,

@@ -154,12 +154,18 @@ impl Optimizer {
     /// the value.
     ///
     /// # Errors
-    /// Nothing is changed (parameters, gradients, state) and `decide` is not called when an
-    /// error is returned:
+    /// Before the update, nothing is changed (parameters, gradients, state) and `decide` is
+    /// not called when an error is returned:
     /// - [`Error::MissingGradient`] if a parameter has no gradient in `grads`;
     /// - [`Error::ShapeMismatch`] if a gradient's shape differs from its parameter's;
     /// - [`Error::StateShapeMismatch`] if the state kept under a name has another shape;
     /// - [`Error::DuplicateParameter`] if a name appears twice.
+    ///
+    /// One error comes after the update: [`Error::NonFiniteUpdate`] when a step applied with
+    /// finite gradients left a parameter or a slot NaN or infinite (every parameter was
+    /// updated, the step counted); second moments saturate rather than overflow, so this
+    /// takes a learning rate or weights near `f32::MAX`.
+    /// Restore an [`OptimizerSnapshot`](crate::OptimizerSnapshot) and the weights to undo it.
     ///
     /// ```
     /// use keel_autograd::{tensor, Gradients, Param};
@@ -224,11 +230,26 @@ impl Optimizer {
         self.apply_weight_decay(&mut params, lr);
         self.state.iterations += 1;
         let t = self.state.iterations;
-        for (name, param) in params {
+        // Finite gradients must leave finite state; a caller who applies non-finite ones
+        // (the guard never does) gets what it asked for, as from Keras.
+        let check = report.finite;
+        let mut finite = Ok(());
+        for (path, param) in params {
+            let name = path.to_string();
             let grad = grads.by_id(param.id()).expect("step: checked");
-            let slots = self.state.slots.entry(name.to_string()).or_default();
+            if !self.state.slots.contains_key(&name) {
+                self.state.slots.insert(name.clone(), Default::default());
+            }
+            let slots = self.state.slots.get_mut(&name).expect("inserted above");
             self.rule.update(lr, t, param.value_mut(), grad, slots);
+            // Checked right after each update, while the values are in cache; the first
+            // failure is reported once every parameter has had this step's update.
+            if check && finite.is_ok() {
+                let slots = &self.state.slots[&name];
+                finite = self.check_updated(&name, param.value(), slots, stats);
+            }
         }
+        finite?;
         Ok(StepOutcome {
             applied: true,
             stats,

@@ -107,6 +107,20 @@ impl<'m> CallbackContext<'m> {
         Ok(compiled.optimizer.set_learning_rate(learning_rate)?)
     }
 
+    /// For a callback that will set the learning rate: [`Error::ScheduledLearningRate`]
+    /// when a schedule drives it, so the callback fails as training begins rather than
+    /// epochs later, when it first changes the rate.
+    pub(crate) fn require_constant_rate(&self, callback: &'static str) -> Result<()> {
+        let schedule = self.model.optimizer().and_then(|o| o.schedule());
+        match schedule {
+            Some(s) => Err(Error::ScheduledLearningRate {
+                callback,
+                schedule: s.name(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Every name the epoch logs of this run can hold, sorted: `loss` and the compiled
     /// metrics, their `val_` twins when validating (present only on epochs that validate,
     /// see `validation_freq`), and the names callbacks add. Empty when unknown.

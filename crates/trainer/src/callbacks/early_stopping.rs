@@ -152,7 +152,9 @@ impl EarlyStopping {
         self.best.is_finite().then_some(self.best)
     }
 
-    /// The epoch (0-based) of the best value (or of the first monitored epoch).
+    /// The epoch (0-based, as callbacks and [`stopped_epoch`](EarlyStopping::stopped_epoch)
+    /// count) of the best value (or of the first monitored epoch). Messages print it as the
+    /// progress bar does, from 1, and give this value beside it: best epoch 8 is `Epoch 9/10`.
     pub fn best_epoch(&self) -> Option<usize> {
         self.best_epoch
     }
@@ -280,8 +282,8 @@ impl Callback for EarlyStopping {
         }
         if let (true, Some(best)) = (self.restore_best_weights, &self.best_weights) {
             if self.verbose > 0 {
-                let epoch = self.best_epoch.unwrap_or(0) + 1;
-                println!("Restoring model weights from the end of the best epoch: {epoch}.");
+                let best = self.best_epoch.unwrap_or(0);
+                println!("{}", restoring_message(best, ctx.epochs()));
             }
             for ((name, param), (saved_name, value)) in
                 ctx.model_mut().named_params_mut().into_iter().zip(best)
@@ -295,5 +297,27 @@ impl Callback for EarlyStopping {
             }
         }
         Ok(())
+    }
+}
+
+/// The line printed when the best weights are restored: the epoch as the progress bar shows
+/// it (from 1) and as [`EarlyStopping::best_epoch`] returns it (from 0), so the two agree.
+fn restoring_message(best_epoch: usize, epochs: usize) -> String {
+    format!(
+        "Restoring model weights from the end of the best epoch, Epoch {}/{epochs} \
+         (best_epoch() = {best_epoch}, counted from 0).",
+        best_epoch + 1
+    )
+}
+
+#[cfg(test)]
+mod message_tests {
+    #[test]
+    fn the_restoring_message_names_best_epoch_as_it_returns_it() {
+        assert_eq!(
+            super::restoring_message(8, 10),
+            "Restoring model weights from the end of the best epoch, Epoch 9/10 \
+             (best_epoch() = 8, counted from 0)."
+        );
     }
 }

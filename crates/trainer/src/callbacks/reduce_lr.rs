@@ -176,6 +176,7 @@ impl Callback for ReduceLROnPlateau {
     fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> Result<Control> {
         self.validate()?;
         check_monitor(NAME, &self.monitor, ctx)?;
+        ctx.require_constant_rate("ReduceLROnPlateau")?;
         self.best = worst(self.mode.resolve(&self.monitor));
         self.wait = 0;
         self.cooldown_counter = 0;

@@ -58,6 +58,11 @@ impl<F> std::fmt::Debug for LearningRateScheduler<F> {
 }
 
 impl<F: FnMut(usize, f32) -> f32> Callback for LearningRateScheduler<F> {
+    fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> Result<Control> {
+        ctx.require_constant_rate("LearningRateScheduler")?;
+        Ok(Control::Continue)
+    }
+
     fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut CallbackContext<'_>) -> Result<Control> {
         let lr = (self.schedule)(epoch, ctx.learning_rate()?);
         ctx.set_learning_rate(lr)?;

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// 3. rename it over `path` (atomic within one file system);
 /// 4. on Unix, `fsync` the directory, so the rename itself survives a crash.
 ///
-/// On failure the temporary file is removed and the previous file is untouched.
+/// On failure the temporary file is removed and the previous file is untouched. A write
+/// first removes the temporaries of `path` that killed writers left behind (leftovers.rs).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let io = |path: &Path| {
@@ -33,6 +34,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    super::leftovers::remove_stale_temporaries(&dir, name);
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(

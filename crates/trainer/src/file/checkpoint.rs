@@ -130,6 +130,11 @@ impl TrainingState {
         self.record.batch
     }
 
+    /// The batch size of the run that wrote the checkpoint; a resumed `fit` must use it.
+    pub fn batch_size(&self) -> usize {
+        self.record.fit.batch_size
+    }
+
     /// The optimizer's step counter.
     pub fn iterations(&self) -> u64 {
         self.record.optimizer.iterations()

@@ -12,6 +12,7 @@
 mod atomic;
 mod checkpoint;
 mod envelope;
+mod leftovers;
 mod model;
 mod problem;
 mod record;

@@ -55,7 +55,12 @@ impl Run<'_> {
             action,
         };
         let stopped = event(GuardAction::Stopped { restored_to: None });
-        match self.guard.policy(&trigger).clone() {
+        let policy = match (self.guard.policy(&trigger).clone(), &trigger) {
+            // An applied update cannot be skipped after the fact.
+            (Policy::Skip, Trigger::NonFiniteUpdate { .. }) => Policy::Stop,
+            (policy, _) => policy,
+        };
+        match policy {
             Policy::Skip => {
                 self.telemetry.skipped();
                 if self.guard.after_skip() {
@@ -141,7 +146,7 @@ impl Run<'_> {
             Trigger::NonFiniteGradient => {
                 logs.insert("grad_norm", f64::from(step.stats.grad_norm));
             }
-            Trigger::Spike { .. } => {}
+            Trigger::Spike { .. } | Trigger::NonFiniteUpdate { .. } => {}
         }
         let mut ctx = Self::ctx(&self.info, model, epoch);
         let graceful = self.callbacks.batch_end(batch, &logs, &mut ctx)? == Control::Stop;
@@ -166,6 +171,12 @@ impl Run<'_> {
             Trigger::Spike { norm, zscore } => Error::GradientSpike {
                 norm,
                 zscore,
+                epoch,
+                step: step_no,
+            },
+            Trigger::NonFiniteUpdate { param, part } => Error::NonFiniteUpdate {
+                param,
+                part,
                 epoch,
                 step: step_no,
             },

@@ -124,15 +124,40 @@ fn same_layout<T: Clone + std::fmt::Debug>(
     })
 }
 
-/// What a resumed `fit` checks against the checkpoint's run.
+/// What a resumed `fit` checks against the checkpoint's run, naming the first setting that
+/// differs in words rather than printing the records.
 pub(super) fn check_shape(state: &TrainingState, shape: &FitShape) -> Result<()> {
     let found = &state.record.fit;
-    if found == shape {
-        return Ok(());
+    let differs = [
+        (
+            "the batch size",
+            shape.batch_size.to_string(),
+            found.batch_size.to_string(),
+        ),
+        (
+            "the number of training samples (after the validation split)",
+            shape.train_samples.to_string(),
+            found.train_samples.to_string(),
+        ),
+        (
+            "the steps per epoch",
+            shape.steps.to_string(),
+            found.steps.to_string(),
+        ),
+        ("shuffling", on_off(shape.shuffle), on_off(found.shuffle)),
+    ];
+    match differs.into_iter().find(|(_, ours, theirs)| ours != theirs) {
+        None => Ok(()),
+        Some((what, ours, theirs)) => Err(Error::CheckpointMismatch {
+            what,
+            expected: format!("{ours} as in this run"),
+            found: format!(
+                "{theirs} in the checkpoint (resume with the settings it was written with)"
+            ),
+        }),
     }
-    Err(Error::CheckpointMismatch {
-        what: "the training data and batching",
-        expected: format!("{shape:?}"),
-        found: format!("{found:?}"),
-    })
+}
+
+fn on_off(shuffle: bool) -> String {
+    if shuffle { "on" } else { "off" }.to_string()
 }

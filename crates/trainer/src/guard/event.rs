@@ -23,6 +23,15 @@ pub enum Trigger {
         /// Its z-score over the window.
         zscore: f32,
     },
+    /// The loss and gradients were finite, but the applied update left a weight or an
+    /// optimizer slot non-finite (a learning rate or weights near `f32::MAX`). The step
+    /// cannot be skipped after the fact: a rollback undoes it, any other policy stops.
+    NonFiniteUpdate {
+        /// The parameter's name.
+        param: String,
+        /// `"weights"`, or the optimizer slot, such as ``"slot `v`"``.
+        part: String,
+    },
 }
 
 impl PartialEq for Trigger {
@@ -31,6 +40,9 @@ impl PartialEq for Trigger {
         match (self, other) {
             (NonFiniteLoss { value: a }, NonFiniteLoss { value: b }) => a.to_bits() == b.to_bits(),
             (NonFiniteGradient, NonFiniteGradient) => true,
+            (NonFiniteUpdate { param: a, part: p }, NonFiniteUpdate { param: b, part: q }) => {
+                (a, p) == (b, q)
+            }
             (Spike { norm: a, zscore: z }, Spike { norm: b, zscore: w }) => {
                 (a.to_bits(), z.to_bits()) == (b.to_bits(), w.to_bits())
             }
@@ -100,6 +112,9 @@ impl fmt::Display for Trigger {
                 write!(f, "the loss became non-finite ({value})")
             }
             Trigger::NonFiniteGradient => f.write_str("the gradients became non-finite"),
+            Trigger::NonFiniteUpdate { param, part } => {
+                write!(f, "the update made the {part} of `{param}` non-finite")
+            }
             Trigger::Spike { norm, zscore } => write!(
                 f,
                 "the gradient norm spiked to {norm:.4e} (z-score {zscore:.1})"

@@ -36,7 +36,9 @@ fn families(history: &History) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// The value range of the finite values, padded so that the curves do not touch the frame.
+/// The value range of the finite values, padded so that the curves do not touch the frame:
+/// by 5% of the spread, or a thousandth of the magnitude for a flat series (a constant
+/// learning rate of 1e-3 gets 1e-6, not 1e-3). Never below zero for values that are not.
 fn value_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
@@ -46,9 +48,31 @@ fn value_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     if lo > hi {
         return 0.0..1.0;
     }
-    let pad = ((hi - lo) * 0.05).max(hi.abs().max(1.0) * 1e-3);
-    (lo - pad)..(hi + pad)
+    let magnitude = lo.abs().max(hi.abs());
+    let magnitude = if magnitude > 0.0 { magnitude } else { 1.0 };
+    let pad = ((hi - lo) * 0.05).max(magnitude * 1e-3);
+    let start = if lo >= 0.0 {
+        (lo - pad).max(0.0)
+    } else {
+        lo - pad
+    };
+    start..(hi + pad)
 }
+
+/// Decimals for the y labels of `range` drawn with at most [`Y_LABELS`] ticks: one more than
+/// the tick spacing needs, so no two ticks read the same (0.0005 and 0.001 for a learning
+/// rate, not 0.001 twice).
+fn label_decimals(range: &std::ops::Range<f64>) -> usize {
+    let step = (range.end - range.start) / Y_LABELS as f64;
+    if !(step.is_finite() && step > 0.0) {
+        return 3;
+    }
+    // At most 15 decimals: f64 has no more to show.
+    ((-step.log10()).ceil().max(0.0) as usize + 1).min(15)
+}
+
+/// The most y-axis labels a panel draws.
+const Y_LABELS: usize = 8;
 
 /// A drawing step's result; plotters' errors become text for [`Error::Plot`].
 type Drawn<T> = std::result::Result<T, String>;
@@ -63,12 +87,14 @@ fn panel(history: &History, area: &Area<'_>, base: &str, names: &[String]) -> Dr
     let all = names
         .iter()
         .flat_map(|n| history.get(n).unwrap_or(&[]).iter().copied());
+    let range = value_range(all);
+    let decimals = label_decimals(&range);
     let mut chart = ChartBuilder::on(area)
         .caption(base, ("sans-serif", 24))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(64)
-        .build_cartesian_2d(first..last, value_range(all))
+        .build_cartesian_2d(first..last, range)
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
@@ -77,9 +103,9 @@ fn panel(history: &History, area: &Area<'_>, base: &str, names: &[String]) -> Dr
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 16))
         .x_labels(((last - first + 1) as usize).min(10))
-        .y_labels(8)
+        .y_labels(Y_LABELS)
         .light_line_style(BLACK.mix(0.04))
-        .y_label_formatter(&|v| format!("{v:.3}"))
+        .y_label_formatter(&|v| format!("{v:.decimals$}"))
         .draw()
         .map_err(|e| e.to_string())?;
     for name in names {
@@ -204,6 +230,37 @@ mod tests {
             h.push(epoch, &logs, 0.1);
         }
         h
+    }
+
+    /// The labels of ticks `step` apart over `range`, as the panel formats them.
+    fn labels(range: &std::ops::Range<f64>, step: f64) -> Vec<String> {
+        let d = label_decimals(range);
+        let first = (range.start / step).ceil() as i64;
+        let last = (range.end / step).floor() as i64;
+        (first..=last)
+            .map(|i| format!("{:.d$}", i as f64 * step))
+            .collect()
+    }
+
+    #[test]
+    fn a_learning_rate_panel_stays_above_zero_with_distinct_labels() {
+        // Halved twice by ReduceLROnPlateau, and a constant rate.
+        for lrs in [&[1e-3, 1e-3, 5e-4, 2.5e-4][..], &[1e-3; 4], &[1e-6, 5e-7]] {
+            let range = value_range(lrs.iter().copied());
+            assert!(range.start >= 0.0, "{lrs:?}: {range:?}");
+            assert!(range.start < range.end);
+            // Plotters ticks at a round step no finer than the range over Y_LABELS.
+            let span = range.end - range.start;
+            let step = 10f64.powf((span / Y_LABELS as f64).log10().floor());
+            for step in [step, 2.0 * step, 5.0 * step] {
+                let shown = labels(&range, step);
+                let mut unique = shown.clone();
+                unique.dedup();
+                assert_eq!(shown, unique, "{lrs:?} at step {step}");
+            }
+        }
+        // Negative values still get room below.
+        assert!(value_range([-1.0, 1.0].into_iter()).start < -1.0);
     }
 
     #[test]

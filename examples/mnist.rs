@@ -23,7 +23,8 @@ struct Args {
     /// Passes over the training data (with --resume: the total, epochs already done included).
     #[arg(long, default_value_t = 10)]
     epochs: usize,
-    /// Samples per gradient step (with --resume: must be the checkpoint's).
+    /// Samples per gradient step [default: 32] (with --resume: the checkpoint's, which it
+    /// must match).
     #[arg(long)]
     batch_size: Option<usize>,
     /// Adam's learning rate [default: 0.001] (not with --resume: the checkpoint carries it).

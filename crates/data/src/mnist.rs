@@ -65,10 +65,10 @@ pub struct Mnist {
 /// # Errors
 ///
 /// [`Error::FileNotFound`] listing both names of a missing file, the errors of
-/// [`read_idx`] for an unreadable or corrupt file, [`Error::IdxDims`] if the
+/// [`read_idx`](crate::read_idx) for an unreadable or corrupt file, [`Error::IdxDims`] if the
 /// images are not 3-dimensional or the labels not 1-dimensional,
 /// [`Error::LabelCount`] if image and label counts differ,
-/// [`Error::LabelRange`] for a label above 9, and [`Error::Empty`] for a set
+/// [`Error::LabelRange`] for a label above 9, and [`Error::EmptyFile`] for a set
 /// with no images.
 ///
 /// # Examples

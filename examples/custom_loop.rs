@@ -14,13 +14,28 @@ use keel::rand::{rngs::StdRng, SeedableRng};
 const BATCH: usize = 32;
 const SEED: u64 = 0;
 
-fn seed_model() -> Sequential {
-    Sequential::new([28, 28])
+/// The seed model, compiled (the custom loop uses its own optimizer; `evaluate` uses the
+/// compiled loss and metrics).
+fn seed_model() -> keel::Result<Sequential> {
+    let mut model = Sequential::new([28, 28])
         .add(Flatten::new())
         .add(Dense::new(32).activation(Activation::Relu))
         .add(Dropout::new(0.2))
         .add(Dense::new(10).activation(Activation::Softmax))
-        .seed(SEED)
+        .seed(SEED);
+    model.compile(
+        Adam::new(1e-3),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
+    Ok(model)
+}
+
+fn test_accuracy(model: &Sequential, test: &Dataset) -> keel::Result<f64> {
+    Ok(model
+        .evaluate_verbose(test, 0)?
+        .get("accuracy")
+        .unwrap_or(f64::NAN))
 }
 
 /// Keras's custom loop: for each batch, forward with the tape, loss, gradients, apply.
@@ -67,36 +82,19 @@ fn main() -> keel::Result<()> {
         .unwrap_or(2);
     let mnist = keel::data::mnist::load_default()?;
 
-    let mut by_hand = seed_model();
-    by_hand.compile(
-        Adam::new(1e-3),
-        Loss::SparseCategoricalCrossentropy,
-        &[Metric::Accuracy],
-    )?;
+    let mut by_hand = seed_model()?;
     train_by_hand(&mut by_hand, &mnist.train, epochs)?;
-    let hand_accuracy = by_hand
-        .evaluate(&mnist.test)?
-        .get("accuracy")
-        .unwrap_or(f64::NAN);
-
-    let mut by_fit = seed_model();
-    by_fit.compile(
-        Adam::new(1e-3),
-        Loss::SparseCategoricalCrossentropy,
-        &[Metric::Accuracy],
-    )?;
-    by_fit.fit(
-        &mnist.train,
-        FitOptions::new()
-            .epochs(epochs)
-            .batch_size(BATCH)
-            .seed(SEED)
-            .verbose(0),
-    )?;
-    let fit_accuracy = by_fit
-        .evaluate(&mnist.test)?
-        .get("accuracy")
-        .unwrap_or(f64::NAN);
+    let mut by_fit = seed_model()?;
+    let options = FitOptions::new()
+        .epochs(epochs)
+        .batch_size(BATCH)
+        .seed(SEED)
+        .verbose(0);
+    by_fit.fit(&mnist.train, options)?;
+    let (hand_accuracy, fit_accuracy) = (
+        test_accuracy(&by_hand, &mnist.test)?,
+        test_accuracy(&by_fit, &mnist.test)?,
+    );
 
     println!("test accuracy, custom loop: {hand_accuracy:.4}");
     println!("test accuracy, fit:         {fit_accuracy:.4}");

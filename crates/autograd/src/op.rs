@@ -13,6 +13,13 @@ pub trait Op: std::fmt::Debug {
     /// A short lowercase name used in error messages and telemetry ("matmul", "relu").
     fn name(&self) -> &'static str;
 
+    /// The axis the op works along, for ops that have one (softmax): recorded with the op's
+    /// name, so code reading a graph (a loss fusing a softmax back to its logits) can tell
+    /// without the op. `None` by default.
+    fn axis(&self) -> Option<usize> {
+        None
+    }
+
     /// Computes the output value from the input values.
     fn forward(&self, inputs: &[&Tensor]) -> Tensor;
 

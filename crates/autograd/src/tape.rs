@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 struct Node {
     value: Arc<Tensor>,
-    /// The op's name, kept when the op itself is not (on a no-grad tape).
+    /// The op's name and axis, kept when the op itself is not (on a no-grad tape).
     name: Option<&'static str>,
+    axis: Option<usize>,
     op: Option<Box<dyn Op>>,
     inputs: Vec<usize>,
     param: Option<ParamId>,
@@ -110,6 +111,7 @@ impl Tape {
         self.push(Node {
             value,
             name: None,
+            axis: None,
             op: None,
             inputs: Vec::new(),
             param: param.filter(|_| !self.no_grad),
@@ -138,10 +140,11 @@ impl Tape {
         };
         let refs: Vec<&Tensor> = values.iter().map(|v| v.as_ref()).collect();
         let value = op.forward(&refs);
-        let name = Some(op.name());
+        let (name, axis) = (Some(op.name()), op.axis());
         self.push(Node {
             value: Arc::new(value),
             name,
+            axis,
             op: (!self.no_grad).then(|| Box::new(op) as Box<dyn Op>),
             inputs: inputs.iter().map(|v| v.id()).collect(),
             param: None,
@@ -157,6 +160,11 @@ impl Tape {
     /// The name of the op that produced node `id`, or `None` for a leaf.
     pub fn op_name(&self, id: usize) -> Option<&'static str> {
         self.nodes.borrow()[id].name
+    }
+
+    /// The axis of the op that produced node `id`, if it has one.
+    pub(crate) fn op_axis(&self, id: usize) -> Option<usize> {
+        self.nodes.borrow()[id].axis
     }
 
     /// The ids of the inputs of node `id` (none for a leaf).

@@ -65,6 +65,18 @@ impl<'t> Var<'t> {
         self.tape.op_name(self.id)
     }
 
+    /// The axis of the op that produced this value, for ops that work along one (softmax).
+    ///
+    /// ```
+    /// use keel_autograd::{tensor, Tape};
+    /// let tape = Tape::no_grad();
+    /// let p = tape.constant(tensor(&[1, 2], vec![1.0, 2.0])).softmax(1);
+    /// assert_eq!((p.op_name(), p.op_axis()), (Some("softmax"), Some(1)));
+    /// ```
+    pub fn op_axis(self) -> Option<usize> {
+        self.tape.op_axis(self.id)
+    }
+
     /// The values the op that produced this one took, in order (empty for a leaf).
     ///
     /// ```

@@ -77,7 +77,7 @@ impl Dense {
     /// ```
     /// use keel_layers::{Dense, Layer};
     /// let frozen = Dense::new(3).trainable(false);
-    /// assert!(!Layer::trainable(&frozen));
+    /// assert!(!frozen.initially_trainable());
     /// ```
     pub fn trainable(mut self, trainable: bool) -> Self {
         self.trainable = trainable;
@@ -175,7 +175,7 @@ impl Layer for Dense {
         "dense"
     }
 
-    fn trainable(&self) -> bool {
+    fn initially_trainable(&self) -> bool {
         self.trainable
     }
 

@@ -17,9 +17,10 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
     /// The Keras-style kind name ("dense", "dropout", ...), used to name layers.
     fn kind(&self) -> &'static str;
 
-    /// Whether a model starting with this layer lets the optimizer update its weights (true
-    /// by default); the model holds the flag from then on (`Sequential::set_trainable`).
-    fn trainable(&self) -> bool {
+    /// Whether a model this layer is added to starts it trainable (true by default). From
+    /// then on the model holds the flag, the one training reads: `Sequential::is_trainable`
+    /// and `set_trainable`, so a layer keeps no copy that could go stale.
+    fn initially_trainable(&self) -> bool {
         true
     }
 
@@ -111,32 +112,14 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
     /// [`Error::Weights`](crate::Error::Weights) when the count or a shape differs, or a
     /// value is NaN or infinite; nothing is changed then.
     fn set_weights(&mut self, weights: Vec<Tensor>) -> Result<()> {
-        let layer = self.kind();
-        let mut params = self.params_mut();
-        if weights.len() != params.len() {
+        if let Some((expected, found)) = crate::weights_mismatch(&self.params(), &weights) {
             return Err(crate::Error::Weights {
-                layer: layer.to_string(),
-                expected: format!("{} weights", params.len()),
-                found: format!("{} weights", weights.len()),
+                layer: self.kind().to_string(),
+                expected,
+                found,
             });
         }
-        for ((name, p), w) in params.iter().zip(&weights) {
-            if p.value().shape() != w.shape() {
-                return Err(crate::Error::Weights {
-                    layer: layer.to_string(),
-                    expected: format!("{name} of shape {:?}", p.value().shape()),
-                    found: format!("shape {:?}", w.shape()),
-                });
-            }
-            if let Some(v) = w.iter().find(|v| !v.is_finite()) {
-                return Err(crate::Error::Weights {
-                    layer: layer.to_string(),
-                    expected: format!("finite values in {name}"),
-                    found: v.to_string(),
-                });
-            }
-        }
-        for ((_, p), w) in params.iter_mut().zip(weights) {
+        for ((_, p), w) in self.params_mut().into_iter().zip(weights) {
             p.set_value(w);
         }
         Ok(())

@@ -30,6 +30,7 @@ mod initializer;
 mod layer;
 mod regularizer;
 pub mod testing;
+mod weights;
 
 pub use activation::Activation;
 pub use activation_layer::{ActivationLayer, Softmax};
@@ -42,3 +43,4 @@ pub use flatten::Flatten;
 pub use initializer::Initializer;
 pub use layer::Layer;
 pub use regularizer::{Penalty, Regularizer};
+pub use weights::weights_mismatch;

@@ -2,7 +2,7 @@
 
 use crate::{Error, Result, Sequential};
 use keel_autograd::Tensor;
-use keel_layers::Layer;
+use keel_layers::{weights_mismatch, Layer};
 
 impl Sequential {
     /// The layer named `name` (as `summary()` names it), as Keras's `model.get_layer(name)`.
@@ -76,28 +76,12 @@ impl Sequential {
     /// [`Error::WeightsMismatch`] when the count or a shape differs, or a value is NaN or
     /// infinite; nothing is changed then.
     pub fn set_weights(&mut self, weights: Vec<Tensor>) -> Result<()> {
-        let params = self.named_params();
-        let mismatch = |expected: String, found: String| Error::WeightsMismatch {
-            target: "the model".into(),
-            expected,
-            found,
-        };
-        if params.len() != weights.len() {
-            return Err(mismatch(
-                format!("{} weights", params.len()),
-                format!("{} weights", weights.len()),
-            ));
-        }
-        for ((path, p), w) in params.iter().zip(&weights) {
-            if p.value().shape() != w.shape() {
-                return Err(mismatch(
-                    format!("{path} of shape {:?}", p.value().shape()),
-                    format!("shape {:?}", w.shape()),
-                ));
-            }
-            if let Some(v) = w.iter().find(|v| !v.is_finite()) {
-                return Err(mismatch(format!("finite values in {path}"), v.to_string()));
-            }
+        if let Some((expected, found)) = weights_mismatch(&self.named_params(), &weights) {
+            return Err(Error::WeightsMismatch {
+                target: "the model".into(),
+                expected,
+                found,
+            });
         }
         for ((_, p), w) in self.named_params_mut().into_iter().zip(weights) {
             p.set_value(w);

@@ -139,7 +139,7 @@ impl Sequential {
 
     /// Appends an already boxed layer (as [`LayerConfig::build`](keel_layers::LayerConfig::build) returns).
     pub fn push_boxed(&mut self, mut layer: Box<dyn Layer>) {
-        self.trainable.push(layer.trainable());
+        self.trainable.push(layer.initially_trainable());
         if self.build_error.is_some() {
             self.layers.push(layer);
             return;

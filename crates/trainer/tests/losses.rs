@@ -135,3 +135,25 @@ fn fit_leaves_a_frozen_layer_alone_and_files_keep_it() {
     copy.load_weights_from_bytes(&bytes).unwrap();
     assert_eq!(copy.get_weights(), model.get_weights());
 }
+
+#[test]
+fn only_a_softmax_over_the_last_axis_is_fused_back_to_logits() {
+    let tape = Tape::new();
+    let logits = tape.var(tensor(&[2, 3], vec![1.0, 2.0, 0.5, -1.0, 0.0, 2.5]));
+    let labels = Targets::Classes(vec![1, 2]);
+    let over_rows = logits.softmax(0); // not the model's output activation: taken as logits
+    let auto = Loss::SparseCategoricalCrossentropy
+        .call(over_rows, &labels)
+        .unwrap();
+    let as_logits = Loss::sparse_categorical_crossentropy(true)
+        .call(over_rows, &labels)
+        .unwrap();
+    assert_eq!(auto.scalar(), as_logits.scalar());
+    let fused = Loss::SparseCategoricalCrossentropy
+        .call(logits.softmax(1), &labels)
+        .unwrap();
+    let direct = Loss::sparse_categorical_crossentropy(true)
+        .call(logits, &labels)
+        .unwrap();
+    assert_eq!(fused.scalar(), direct.scalar());
+}

@@ -17,6 +17,9 @@ impl Op for Softmax {
     fn name(&self) -> &'static str {
         "softmax"
     }
+    fn axis(&self) -> Option<usize> {
+        Some(self.axis)
+    }
     fn forward(&self, x: &[&Tensor]) -> Tensor {
         check_axis("softmax", x[0].shape(), self.axis);
         let e = (x[0] - &max_along(x[0], self.axis)).mapv_into(f32::exp);

@@ -272,19 +272,13 @@ impl Loss {
 /// The logits of `y` and the activation that made it, when `y` is the output of a softmax
 /// (over its last axis) or a sigmoid; else `y` itself, linear.
 fn split_activation(y: Var<'_>) -> (Var<'_>, Activation) {
+    let last = y.value().ndim().checked_sub(1);
     let activation = match y.op_name() {
-        Some("softmax") => Activation::Softmax,
+        Some("softmax") if y.op_axis() == last => Activation::Softmax,
         Some("sigmoid") => Activation::Sigmoid,
         _ => return (y, Activation::Linear),
     };
-    let input = y.inputs()[0];
-    // Rebuilding the activation must give back `y`: a softmax over another axis does not.
-    let rebuilt = activation.apply(input).value();
-    if *rebuilt == *y.value() {
-        (input, activation)
-    } else {
-        (y, Activation::Linear)
-    }
+    (y.inputs()[0], activation)
 }
 
 impl Crossentropy {

@@ -72,8 +72,8 @@ pub mod prelude {
     pub use keel_optim::{Adam, Clip, Clipping, Optimizer, Sgd};
     pub use keel_runtime::Runtime;
     pub use keel_trainer::{
-        argmax_rows, Average, ConfusionMatrix, CustomLoss, FitOptions, GradientHook, History, Loss,
-        Metric, Scores, Sequential, StepGradients,
+        argmax_rows, Average, ConfusionMatrix, CustomLoss, CustomMetric, FitOptions, GradientHook,
+        History, Loss, Metric, Scores, Sequential, StepGradients,
     };
     pub use keel_trainer::{BackupAndRestore, SaveFreq, TrainingState};
     pub use keel_trainer::{

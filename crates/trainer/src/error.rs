@@ -65,7 +65,7 @@ pub enum Error {
     #[error("{metric}: expected {expected}, found {found}")]
     MetricTargets {
         /// The metric's Keras name.
-        metric: &'static str,
+        metric: String,
         /// What the metric needs.
         expected: String,
         /// What was given.

@@ -62,7 +62,7 @@ pub use guard::{Guard, GuardAction, GuardEvent, Location, Pass, Policy, Rollback
 pub use history::{plot_grad_norms, History};
 pub use hook::{GradientHook, StepGradients};
 pub use loss::{Crossentropy, CustomLoss, Loss, LossFn, TargetKind};
-pub use metrics::{Average, ConfusionMatrix, Metric};
+pub use metrics::{Average, ConfusionMatrix, CustomMetric, Metric, MetricFn};
 pub use options::FitOptions;
 pub use progress::Verbosity;
 pub use scores::Scores;

@@ -6,6 +6,7 @@ use crate::Result;
 type Hook<'a, A> = Option<Box<dyn FnMut(A) -> Control + 'a>>;
 type LogsHook<'a> = Option<Box<dyn FnMut(usize, &Logs) -> Control + 'a>>;
 type EndHook<'a> = Option<Box<dyn FnMut(&Logs) + 'a>>;
+type AddedLog<'a> = (String, Box<dyn FnMut(usize, &Logs) -> f64 + 'a>);
 
 /// A callback from closures, one per hook, as Keras's `keras.callbacks.LambdaCallback`.
 ///
@@ -39,6 +40,7 @@ pub struct LambdaCallback<'a> {
     on_epoch_end: LogsHook<'a>,
     on_train_batch_begin: Hook<'a, usize>,
     on_train_batch_end: LogsHook<'a>,
+    added: Vec<AddedLog<'a>>,
 }
 
 impl<'a> LambdaCallback<'a> {
@@ -74,6 +76,36 @@ impl<'a> LambdaCallback<'a> {
         self
     }
 
+    /// Adds the value `f(epoch, logs)` to every epoch's logs under `name` (Keras's
+    /// `logs[name] = ...` in `on_epoch_end`). The name is declared before training, so a
+    /// callback placed after this one can monitor it, and `CSVLogger` and `History` record
+    /// it.
+    ///
+    /// ```
+    /// use keel_data::{Dataset, Targets};
+    /// use keel_layers::Dense;
+    /// use keel_optim::Sgd;
+    /// use keel_trainer::{EarlyStopping, FitOptions, LambdaCallback, Loss, Sequential};
+    /// # fn main() -> keel_trainer::Result<()> {
+    /// let x = ndarray::Array2::from_shape_fn((8, 2), |(i, j)| (i + j) as f32).into_dyn();
+    /// let data = Dataset::from_f32(x, Targets::Classes(vec![0; 8]))?;
+    /// let mut model = Sequential::new([2]).add(Dense::new(1));
+    /// model.compile(Sgd::new(0.01), Loss::MeanSquaredError, &[])?;
+    /// let history = model.fit(&data, FitOptions::new().epochs(20).verbose(0)
+    ///     .callback(LambdaCallback::new().add_log("scaled_loss", |_, logs| logs.get("loss").unwrap() * 10.0))
+    ///     .callback(EarlyStopping::new("scaled_loss").patience(1).min_delta(1e9)))?;
+    /// assert_eq!(history.get("scaled_loss").unwrap().len(), 2); // stopped by the added log
+    /// # Ok(()) }
+    /// ```
+    pub fn add_log(
+        mut self,
+        name: impl Into<String>,
+        f: impl FnMut(usize, &Logs) -> f64 + 'a,
+    ) -> Self {
+        self.added.push((name.into(), Box::new(f)));
+        self
+    }
+
     /// Runs `f(batch)` before every training batch.
     pub fn on_train_batch_begin<R: Into<Control>>(
         mut self,
@@ -102,6 +134,7 @@ impl std::fmt::Debug for LambdaCallback<'_> {
             .field("on_epoch_end", &self.on_epoch_end.is_some())
             .field("on_train_batch_begin", &self.on_train_batch_begin.is_some())
             .field("on_train_batch_end", &self.on_train_batch_end.is_some())
+            .field("added", &self.logs_added())
             .finish()
     }
 }
@@ -134,10 +167,18 @@ impl Callback for LambdaCallback<'_> {
         logs: &mut Logs,
         _ctx: &mut CallbackContext<'_>,
     ) -> Result<Control> {
+        for (name, f) in &mut self.added {
+            let value = f(epoch, logs);
+            logs.insert(name.clone(), value);
+        }
         Ok(self
             .on_epoch_end
             .as_mut()
             .map_or(Control::Continue, |f| f(epoch, logs)))
+    }
+
+    fn logs_added(&self) -> Vec<String> {
+        self.added.iter().map(|(name, _)| name.clone()).collect()
     }
 
     fn on_train_batch_begin(

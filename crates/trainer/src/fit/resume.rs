@@ -91,7 +91,7 @@ impl Run<'_> {
                         found: theirs,
                     });
                 }
-                self.means.clone_from(&e.means);
+                self.means.set_counts_from(&e.means);
                 Some((record.batch, e))
             }
             None => None,

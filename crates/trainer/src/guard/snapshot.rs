@@ -73,7 +73,7 @@ impl Snapshot {
             p.value_mut().assign(w);
         }
         rng.clone_from(&self.rng);
-        means.clone_from(&self.means);
+        means.set_counts_from(&self.means);
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! running loss and accuracy are means weighted by batch size, as Keras reports them.
 
 mod confusion;
+mod custom;
 mod model;
 mod report;
 mod resolve;
@@ -13,6 +14,8 @@ mod rows;
 mod tracker;
 
 pub use confusion::ConfusionMatrix;
+pub use custom::{CustomMetric, MetricFn};
+
 pub(crate) use model::target_kind;
 pub(crate) use resolve::OutputInfo;
 pub(crate) use tracker::MetricTracker;
@@ -55,7 +58,7 @@ pub enum Average {
 /// assert_eq!(Metric::F1Score { average: Average::Macro }.name(), "f1_score");
 /// assert_eq!(Metric::SparseTopKCategoricalAccuracy { k: 5 }.name(), "sparse_top_k_categorical_accuracy");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Metric {
     /// The fraction of correct predictions (`"accuracy"`), its kind chosen as Keras
@@ -101,13 +104,16 @@ pub enum Metric {
         /// How the per-class scores are combined.
         average: Average,
     },
+    /// A metric of your own: see [`CustomMetric`].
+    Custom(CustomMetric),
 }
 
 impl Metric {
     /// The Keras name used in logs, [`History`](crate::History) and
     /// [`Scores`](crate::Scores).
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
+            Metric::Custom(custom) => custom.name(),
             Metric::Accuracy => "accuracy",
             Metric::SparseCategoricalAccuracy => "sparse_categorical_accuracy",
             Metric::CategoricalAccuracy => "categorical_accuracy",
@@ -128,7 +134,7 @@ impl Metric {
 /// (e.g. two top-k accuracies with different `k`) or a `k` of 0.
 pub(crate) fn unique(metrics: &[Metric]) -> crate::Result<Vec<Metric>> {
     let mut out: Vec<Metric> = Vec::with_capacity(metrics.len());
-    for &metric in metrics {
+    for metric in metrics {
         if let Metric::SparseTopKCategoricalAccuracy { k: 0 }
         | Metric::TopKCategoricalAccuracy { k: 0 } = metric
         {
@@ -138,8 +144,15 @@ pub(crate) fn unique(metrics: &[Metric]) -> crate::Result<Vec<Metric>> {
                 found: "0".into(),
             });
         }
-        if out.contains(&metric) {
+        if out.contains(metric) {
             continue;
+        }
+        if metric.name() == "loss" || metric.name().starts_with("val_") {
+            return Err(crate::Error::InvalidOption {
+                option: "metrics",
+                expected: "metric names other than \"loss\" and not starting with \"val_\" (logs use them)",
+                found: format!("a metric named {}", metric.name()),
+            });
         }
         if let Some(other) = out.iter().find(|m| m.name() == metric.name()) {
             return Err(crate::Error::InvalidOption {
@@ -148,7 +161,7 @@ pub(crate) fn unique(metrics: &[Metric]) -> crate::Result<Vec<Metric>> {
                 found: format!("{other:?} and {metric:?}, both named {}", metric.name()),
             });
         }
-        out.push(metric);
+        out.push(metric.clone());
     }
     Ok(out)
 }

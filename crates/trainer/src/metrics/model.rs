@@ -43,6 +43,7 @@ impl Sequential {
             units: self.output_shape().iter().product(),
             threshold: if logits { 0.0 } else { 0.5 },
             targets,
+            activation,
         }
     }
 

@@ -14,6 +14,9 @@ pub(crate) struct OutputInfo {
     pub(crate) threshold: f32,
     /// The form of the targets.
     pub(crate) targets: TargetKind,
+    /// The final activation the output has not had applied (custom metrics read the
+    /// output with it applied).
+    pub(crate) activation: keel_layers::Activation,
 }
 
 impl OutputInfo {
@@ -47,6 +50,8 @@ pub(crate) enum Kind {
     Recall,
     /// Read from the epoch's confusion matrix.
     F1(Average),
+    /// A user's function, averaged over samples.
+    Custom,
 }
 
 impl Kind {
@@ -65,10 +70,10 @@ fn found(targets: TargetKind) -> String {
 
 /// Checks that the targets name classes of this output: labels below the number of units
 /// (or any label for one unit), or one target column per unit.
-pub(crate) fn check_classes(metric: &'static str, info: &OutputInfo) -> Result<()> {
+pub(crate) fn check_classes(metric: &str, info: &OutputInfo) -> Result<()> {
     let error = |expected: String, found: String| {
         Err(Error::MetricTargets {
-            metric,
+            metric: metric.to_string(),
             expected,
             found,
         })
@@ -93,11 +98,11 @@ pub(crate) fn check_classes(metric: &'static str, info: &OutputInfo) -> Result<(
 /// # Errors
 /// [`Error::MetricTargets`] when the metric cannot read the targets (e.g. a sparse metric
 /// with one-hot rows), saying which metric to use instead.
-pub(crate) fn resolve(metric: Metric, info: &OutputInfo) -> Result<Kind> {
+pub(crate) fn resolve(metric: &Metric, info: &OutputInfo) -> Result<Kind> {
     let name = metric.name();
     let mismatch = |expected: &str| {
         Err(Error::MetricTargets {
-            metric: name,
+            metric: name.to_string(),
             expected: expected.into(),
             found: found(info.targets),
         })
@@ -124,11 +129,19 @@ pub(crate) fn resolve(metric: Metric, info: &OutputInfo) -> Result<Kind> {
             return mismatch("one-hot target rows (use SparseTopKCategoricalAccuracy for labels)")
         }
         Metric::SparseTopKCategoricalAccuracy { k } | Metric::TopKCategoricalAccuracy { k } => {
-            Kind::TopK(k)
+            Kind::TopK(*k)
         }
         Metric::Precision => Kind::Precision,
         Metric::Recall => Kind::Recall,
-        Metric::F1Score { average } => Kind::F1(average),
+        Metric::F1Score { average } => Kind::F1(*average),
+        Metric::Custom(custom) if custom.function().is_none() => {
+            return Err(Error::MetricTargets {
+                metric: name.to_string(),
+                expected: "a custom metric with its function (compile the model again)".into(),
+                found: "a custom metric read back from a file, with its name only".into(),
+            })
+        }
+        Metric::Custom(_) => return Ok(Kind::Custom),
     };
     if kind != Kind::Binary {
         check_classes(name, info)?;
@@ -145,6 +158,7 @@ mod tests {
             units,
             threshold: 0.5,
             targets,
+            activation: keel_layers::Activation::Linear,
         }
     }
     const LABELS: TargetKind = TargetKind::Classes { max_label: Some(2) };
@@ -152,16 +166,16 @@ mod tests {
     #[test]
     fn accuracy_is_chosen_from_the_shapes_as_keras_does() {
         assert_eq!(
-            resolve(Metric::Accuracy, &info(1, LABELS)).unwrap(),
+            resolve(&Metric::Accuracy, &info(1, LABELS)).unwrap(),
             Kind::Binary
         );
         assert_eq!(
-            resolve(Metric::Accuracy, &info(3, LABELS)).unwrap(),
+            resolve(&Metric::Accuracy, &info(3, LABELS)).unwrap(),
             Kind::Argmax
         );
         let one_hot = TargetKind::Dense { columns: 3 };
         assert_eq!(
-            resolve(Metric::Accuracy, &info(3, one_hot)).unwrap(),
+            resolve(&Metric::Accuracy, &info(3, one_hot)).unwrap(),
             Kind::Argmax
         );
     }
@@ -169,20 +183,20 @@ mod tests {
     #[test]
     fn a_metric_that_cannot_read_the_targets_says_what_to_use() {
         let one_hot = info(3, TargetKind::Dense { columns: 3 });
-        let msg = resolve(Metric::SparseTopKCategoricalAccuracy { k: 2 }, &one_hot)
+        let msg = resolve(&Metric::SparseTopKCategoricalAccuracy { k: 2 }, &one_hot)
             .unwrap_err()
             .to_string();
         assert!(
             msg.contains("TopKCategoricalAccuracy") && msg.contains("3 columns"),
             "{msg}"
         );
-        let msg = resolve(Metric::Precision, &info(2, LABELS))
+        let msg = resolve(&Metric::Precision, &info(2, LABELS))
             .unwrap_err()
             .to_string();
         assert_eq!(
             msg,
             "precision: expected labels in 0..2 (the output units), found label 2"
         );
-        assert!(resolve(Metric::BinaryAccuracy, &info(3, LABELS)).is_err());
+        assert!(resolve(&Metric::BinaryAccuracy, &info(3, LABELS)).is_err());
     }
 }

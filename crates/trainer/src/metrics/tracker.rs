@@ -14,6 +14,8 @@ struct State {
     metric: Metric,
     kind: Kind,
     hits: u64,
+    /// A custom metric's batch means, each times its batch size.
+    total: f64,
 }
 
 /// Sums over the batches of an epoch: the loss weighted by batch size, as Keras reports it,
@@ -37,11 +39,12 @@ impl MetricTracker {
     pub(crate) fn new(metrics: &[Metric], info: OutputInfo) -> Result<Self> {
         let states = metrics
             .iter()
-            .map(|&metric| {
+            .map(|metric| {
                 resolve(metric, &info).map(|kind| State {
-                    metric,
+                    metric: metric.clone(),
                     kind,
                     hits: 0,
+                    total: 0.0,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -74,9 +77,25 @@ impl MetricTracker {
         self.samples = 0;
         for state in &mut self.states {
             state.hits = 0;
+            state.total = 0.0;
         }
         if let Some(confusion) = &mut self.confusion {
             confusion.reset();
+        }
+    }
+
+    /// Takes the sums of `other` (a tracker of the same metrics, from a checkpoint or a
+    /// snapshot) and keeps this tracker's metrics: a custom metric read back from a file has
+    /// its name but not its function.
+    pub(crate) fn set_counts_from(&mut self, other: &MetricTracker) {
+        self.loss_sum = other.loss_sum;
+        self.loss_samples = other.loss_samples;
+        self.samples = other.samples;
+        self.confusion.clone_from(&other.confusion);
+        for (state, theirs) in self.states.iter_mut().zip(&other.states) {
+            debug_assert_eq!(state.metric, theirs.metric, "checked by the caller");
+            state.hits = theirs.hits;
+            state.total = theirs.total;
         }
     }
 
@@ -93,6 +112,8 @@ impl MetricTracker {
         if n == 0 {
             return;
         }
+        let needs_outputs = self.states.iter().any(|s| s.kind == Kind::Custom);
+        let outputs = needs_outputs.then(|| self.outputs(output));
         let output = output.as_standard_layout(); // borrowed, not copied, when contiguous
         let Some(values) = output.as_slice() else {
             unreachable!("a standard-layout array is contiguous")
@@ -115,6 +136,15 @@ impl MetricTracker {
                     .filter(|&(i, row)| in_top_k(row, true_class(targets, i), k))
                     .count() as u64,
                 Kind::Precision | Kind::Recall | Kind::F1(_) => 0,
+                Kind::Custom => {
+                    let (Metric::Custom(custom), Some(outputs)) = (&state.metric, &outputs) else {
+                        unreachable!("a custom kind comes from a custom metric")
+                    };
+                    // A metric read back from a file has no function, and `resolve` refuses it.
+                    let mean = custom.function().map_or(f32::NAN, |f| f(outputs, targets));
+                    state.total += f64::from(mean) * n as f64;
+                    0
+                }
             };
         }
         if let Some(confusion) = &mut self.confusion {
@@ -127,6 +157,16 @@ impl MetricTracker {
                 }
             }
         }
+    }
+
+    /// The model's outputs as it returns them: `output` with its final activation applied.
+    fn outputs(&self, output: &Tensor) -> Tensor {
+        if self.info.activation == keel_layers::Activation::Linear {
+            return output.clone();
+        }
+        let tape = keel_autograd::Tape::no_grad();
+        let y = self.info.activation.apply(tape.constant(output.clone()));
+        y.value().as_ref().clone()
     }
 
     /// Samples seen by [`update`](MetricTracker::update) this epoch.
@@ -159,6 +199,7 @@ impl MetricTracker {
             Kind::Precision => confusion().macro_precision(),
             Kind::Recall => confusion().macro_recall(),
             Kind::F1(average) => confusion().f1_score(average),
+            Kind::Custom => state.total / samples,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::{pool, sum_to_shape, Gradients, Op, Param, ParamId, Tensor, Var};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 struct Node {
@@ -37,6 +37,8 @@ struct Node {
 pub struct Tape {
     nodes: RefCell<Vec<Node>>,
     no_grad: bool,
+    /// Parameters recorded as constants (frozen layers): no gradient flows to them.
+    frozen: RefCell<HashSet<ParamId>>,
 }
 
 impl std::fmt::Debug for Tape {
@@ -68,6 +70,7 @@ impl Tape {
         Tape {
             nodes: RefCell::default(),
             no_grad: true,
+            frozen: RefCell::default(),
         }
     }
 
@@ -104,7 +107,26 @@ impl Tape {
 
     /// A differentiable leaf holding a parameter's value, shared without a copy.
     pub fn param(&self, param: &Param) -> Var<'_> {
+        if self.frozen.borrow().contains(&param.id()) {
+            return self.leaf(param.shared(), None, false);
+        }
         self.leaf(param.shared(), Some(param.id()), true)
+    }
+
+    /// Records `params` as constants from now on (a frozen layer's weights): the backward
+    /// pass computes no gradient for them, nor for anything only they need.
+    ///
+    /// ```
+    /// use keel_autograd::{tensor, Param, Tape};
+    /// let (w, b) = (Param::new(tensor(&[1], vec![2.0])), Param::new(tensor(&[1], vec![1.0])));
+    /// let tape = Tape::new();
+    /// tape.freeze([w.id()]);
+    /// let grads = (tape.param(&w) * tape.param(&b)).sum().backward();
+    /// assert!(grads.param(&w).is_none());
+    /// assert_eq!(grads.param(&b).unwrap()[0], 2.0);
+    /// ```
+    pub fn freeze(&self, params: impl IntoIterator<Item = ParamId>) {
+        self.frozen.borrow_mut().extend(params);
     }
 
     fn leaf(&self, value: Arc<Tensor>, param: Option<ParamId>, requires_grad: bool) -> Var<'_> {

@@ -58,6 +58,7 @@ impl Sequential {
             });
         }
         keel_runtime::buffers::end_step();
+        self.freeze_on(tape);
         let (logits, activation) = self.forward_split(self.input_var(tape, x), ctx);
         Ok(activation.apply(logits))
     }
@@ -82,6 +83,7 @@ impl Sequential {
             .compiled
             .as_ref()
             .ok_or(Error::NotCompiled { operation: "fit" })?;
+        self.freeze_on(tape);
         let mut h = self.input_var(tape, x);
         let last = self.layers.len().saturating_sub(1);
         for (index, layer) in self.layers.iter().enumerate() {

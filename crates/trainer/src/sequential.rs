@@ -295,6 +295,16 @@ impl Sequential {
             .collect()
     }
 
+    /// Records the weights of frozen layers on `tape` as constants, so the backward pass
+    /// computes no gradient for them.
+    pub(crate) fn freeze_on(&self, tape: &Tape) {
+        if self.trainable.iter().all(|&t| t) {
+            return;
+        }
+        let frozen = self.layers.iter().zip(&self.trainable).filter(|(_, &t)| !t);
+        tape.freeze(frozen.flat_map(|(l, _)| l.params().into_iter().map(|(_, p)| p.id())));
+    }
+
     /// Whether the optimizer updates the weights of the layer at `index`.
     pub(crate) fn layer_trainable(&self, index: usize) -> bool {
         self.trainable.get(index).copied().unwrap_or(true)

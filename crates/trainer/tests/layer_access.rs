@@ -76,3 +76,22 @@ fn set_weights_refuses_a_wrong_count_shape_or_value_and_changes_nothing() {
     );
     assert_eq!(model.get_weights(), before);
 }
+
+#[test]
+fn a_frozen_layer_gets_no_gradient() {
+    use keel_autograd::Tape;
+    use keel_layers::{Ctx, Mode};
+    use rand::SeedableRng;
+    let mut model = model();
+    model.set_trainable("dense", false).unwrap();
+    let tape = Tape::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let x = ndarray::ArrayD::from_elem(vec![2, 2, 2], 0.5);
+    let y = model
+        .forward(&tape, x, &mut Ctx::new(Mode::Train, &mut rng))
+        .unwrap();
+    let grads = y.sum().backward();
+    let params = model.named_params();
+    assert!(grads.param(params[0].1).is_none(), "dense/kernel is frozen");
+    assert!(grads.param(params[2].1).is_some(), "dense_1/kernel trains");
+}

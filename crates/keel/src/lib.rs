@@ -94,3 +94,9 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/guide/stability.md")]
 pub struct StabilityGuideDoctests;
+
+/// Compiles and runs the snippets of the Keras-to-Keel guide (`docs/guide/keras-to-keel.md`)
+/// as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/guide/keras-to-keel.md")]
+pub struct KerasGuideDoctests;

@@ -1,7 +1,7 @@
 //! Adagrad: per-parameter step sizes from the sum of all past squared gradients.
 
 use crate::base::base_builder;
-use crate::elementwise::for_each_run;
+use crate::elementwise::{for_each_run, nonfinite};
 use crate::precision::saturating_square;
 use crate::{
     BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, SlotSpec, Slots, UpdateRule,
@@ -152,22 +152,36 @@ impl UpdateRule for AdagradRule {
         vec![SlotSpec::non_negative("accumulator")]
     }
 
-    fn update(&self, lr: f32, _t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
+    fn update(&self, lr: f32, t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
+        self.update_checked(lr, t, param, grad, slots);
+    }
+
+    fn update_checked(
+        &self,
+        lr: f32,
+        _t: u64,
+        param: &mut Tensor,
+        grad: &Tensor,
+        slots: &mut Slots,
+    ) -> bool {
         let eps = self.epsilon;
         let [acc] = slots.filled_like::<1>(param, self.initial_accumulator_value);
         for_each_run(param, grad, [acc], |p, g, [acc]| {
             adagrad_run(p, g, acc, lr, eps)
-        });
+        })
     }
 }
 
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-fn adagrad_run(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32) {
+fn adagrad_run(p: &mut [f32], g: &[f32], acc: &mut [f32], lr: f32, eps: f32) -> bool {
+    let mut bad = 0;
     for ((p, &g), acc) in p.iter_mut().zip(g).zip(acc.iter_mut()) {
         // Saturating: a sum of squares of finite gradients stays finite (precision.rs).
         *acc = (*acc + saturating_square(g)).min(f32::MAX);
         *p -= lr * g / (*acc + eps).sqrt();
+        bad |= nonfinite(*p) | nonfinite(*acc);
     }
+    bad == 0
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Adam: per-parameter step sizes from first and second moment estimates (and AMSGrad).
 
 use crate::base::base_builder;
-use crate::elementwise::for_each_run;
+use crate::elementwise::{for_each_run, nonfinite};
 use crate::error::check_range;
 use crate::precision::{one_minus, saturating_square};
 use crate::{
@@ -210,6 +210,17 @@ impl UpdateRule for AdamRule {
     }
 
     fn update(&self, lr: f32, t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
+        self.update_checked(lr, t, param, grad, slots);
+    }
+
+    fn update_checked(
+        &self,
+        lr: f32,
+        t: u64,
+        param: &mut Tensor,
+        grad: &Tensor,
+        slots: &mut Slots,
+    ) -> bool {
         // Keras's arithmetic (adam.py, update_step): the bias correction from the betas cast
         // to f32, in f32; only `1 - beta` (in the moments) is rounded from Python's double.
         let t = t as f32;
@@ -224,10 +235,10 @@ impl UpdateRule for AdamRule {
             let [m, v, v_hat] = slots.zeros_like::<3>(param);
             for_each_run(param, grad, [m, v, v_hat], |p, g, [m, v, v_hat]| {
                 amsgrad_run(p, g, m, v, v_hat, c)
-            });
+            })
         } else {
             let [m, v] = slots.zeros_like::<2>(param);
-            for_each_run(param, grad, [m, v], |p, g, [m, v]| adam_run(p, g, m, v, c));
+            for_each_run(param, grad, [m, v], |p, g, [m, v]| adam_run(p, g, m, v, c))
         }
     }
 }
@@ -273,11 +284,14 @@ fn flush_subnormal(x: f32) -> f32 {
 }
 
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-fn adam_run(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: Moments) {
+fn adam_run(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: Moments) -> bool {
+    let mut bad = 0;
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         c.advance(m, v, g);
         *p -= c.alpha * *m / (v.sqrt() + c.eps);
+        bad |= nonfinite(*p) | nonfinite(*m) | nonfinite(*v);
     }
+    bad == 0
 }
 
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
@@ -288,13 +302,16 @@ fn amsgrad_run(
     v: &mut [f32],
     v_hat: &mut [f32],
     c: Moments,
-) {
+) -> bool {
+    let mut bad = 0;
     let moments = m.iter_mut().zip(v.iter_mut()).zip(v_hat.iter_mut());
     for ((p, &g), ((m, v), v_hat)) in p.iter_mut().zip(g).zip(moments) {
         c.advance(m, v, g);
         *v_hat = v_hat.max(*v);
         *p -= c.alpha * *m / (v_hat.sqrt() + c.eps);
+        bad |= nonfinite(*p) | nonfinite(*m) | nonfinite(*v) | nonfinite(*v_hat);
     }
+    bad == 0
 }
 
 #[cfg(test)]

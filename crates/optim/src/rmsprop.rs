@@ -1,7 +1,7 @@
 //! RMSprop: divide the gradient by a moving root mean square, with optional momentum.
 
 use crate::base::base_builder;
-use crate::elementwise::for_each_run;
+use crate::elementwise::{for_each_run, nonfinite};
 use crate::error::check_range;
 use crate::precision::{one_minus, saturating_square};
 use crate::{
@@ -190,7 +190,18 @@ impl UpdateRule for RMSpropRule {
         specs
     }
 
-    fn update(&self, lr: f32, _t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
+    fn update(&self, lr: f32, t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
+        self.update_checked(lr, t, param, grad, slots);
+    }
+
+    fn update_checked(
+        &self,
+        lr: f32,
+        _t: u64,
+        param: &mut Tensor,
+        grad: &Tensor,
+        slots: &mut Slots,
+    ) -> bool {
         let c = Rms {
             lr,
             rho: self.rho,
@@ -201,25 +212,25 @@ impl UpdateRule for RMSpropRule {
         match (self.momentum > 0.0, self.centered) {
             (false, false) => {
                 let [v] = slots.zeros_like::<1>(param);
-                for_each_run(param, grad, [v], |p, g, [v]| plain_run(p, g, v, c));
+                for_each_run(param, grad, [v], |p, g, [v]| plain_run(p, g, v, c))
             }
             (true, false) => {
                 let [v, s] = slots.zeros_like::<2>(param);
                 for_each_run(param, grad, [v, s], |p, g, [v, s]| {
                     momentum_run(p, g, v, s, c)
-                });
+                })
             }
             (false, true) => {
                 let [v, a] = slots.zeros_like::<2>(param);
                 for_each_run(param, grad, [v, a], |p, g, [v, a]| {
                     centered_run(p, g, v, a, c)
-                });
+                })
             }
             (true, true) => {
                 let [v, s, a] = slots.zeros_like::<3>(param);
                 for_each_run(param, grad, [v, s, a], |p, g, [v, s, a]| {
                     centered_momentum_run(p, g, v, s, a, c)
-                });
+                })
             }
         }
     }
@@ -262,29 +273,38 @@ impl Rms {
 }
 
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-fn plain_run(p: &mut [f32], g: &[f32], v: &mut [f32], c: Rms) {
+fn plain_run(p: &mut [f32], g: &[f32], v: &mut [f32], c: Rms) -> bool {
+    let mut bad = 0;
     for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
         c.velocity(v, g);
         *p -= c.increment(g, *v + c.eps);
+        bad |= nonfinite(*p) | nonfinite(*v);
     }
+    bad == 0
 }
 
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-fn momentum_run(p: &mut [f32], g: &[f32], v: &mut [f32], s: &mut [f32], c: Rms) {
+fn momentum_run(p: &mut [f32], g: &[f32], v: &mut [f32], s: &mut [f32], c: Rms) -> bool {
+    let mut bad = 0;
     for (((p, &g), v), s) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(s.iter_mut()) {
         c.velocity(v, g);
         *s = c.mu * *s + c.increment(g, *v + c.eps);
         *p -= *s;
+        bad |= nonfinite(*p) | nonfinite(*v) | nonfinite(*s);
     }
+    bad == 0
 }
 
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-fn centered_run(p: &mut [f32], g: &[f32], v: &mut [f32], a: &mut [f32], c: Rms) {
+fn centered_run(p: &mut [f32], g: &[f32], v: &mut [f32], a: &mut [f32], c: Rms) -> bool {
+    let mut bad = 0;
     for (((p, &g), v), a) in p.iter_mut().zip(g).zip(v.iter_mut()).zip(a.iter_mut()) {
         c.velocity(v, g);
         c.average(a, g);
         *p -= c.increment(g, c.centered(*v, *a));
+        bad |= nonfinite(*p) | nonfinite(*v) | nonfinite(*a);
     }
+    bad == 0
 }
 
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
@@ -295,14 +315,17 @@ fn centered_momentum_run(
     s: &mut [f32],
     a: &mut [f32],
     c: Rms,
-) {
+) -> bool {
+    let mut bad = 0;
     let state = v.iter_mut().zip(s.iter_mut()).zip(a.iter_mut());
     for ((p, &g), ((v, s), a)) in p.iter_mut().zip(g).zip(state) {
         c.velocity(v, g);
         c.average(a, g);
         *s = c.mu * *s + c.increment(g, c.centered(*v, *a));
         *p -= *s;
+        bad |= nonfinite(*p) | nonfinite(*v) | nonfinite(*s) | nonfinite(*a);
     }
+    bad == 0
 }
 
 #[cfg(test)]

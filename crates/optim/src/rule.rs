@@ -65,6 +65,26 @@ pub trait UpdateRule: fmt::Debug + Send + Sync {
     /// before calling. Implementations should not allocate after the first step.
     fn update(&self, lr: f32, t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots);
 
+    /// [`update`](UpdateRule::update), then whether every value it wrote (the parameter
+    /// and its slots) is finite. The optimizer calls this for steps with finite gradients,
+    /// so an update that overflows is caught. The default checks in a pass of its own after
+    /// the update; Keel's rules test each value as they write it, in registers.
+    fn update_checked(
+        &self,
+        lr: f32,
+        t: u64,
+        param: &mut Tensor,
+        grad: &Tensor,
+        slots: &mut Slots,
+    ) -> bool {
+        self.update(lr, t, param, grad, slots);
+        let finite = |t: &Tensor| match t.as_slice_memory_order() {
+            Some(xs) => crate::elementwise::all_finite(xs),
+            None => t.iter().all(|x| x.is_finite()),
+        };
+        finite(param) && slots.tensors().iter().all(finite)
+    }
+
     /// What each slot holds, in slot order, so messages can name a slot and
     /// [`Optimizer::restore`](crate::Optimizer::restore) can check restored values (a
     /// second moment must not be negative). The default says nothing: slots are then named

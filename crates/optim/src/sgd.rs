@@ -1,7 +1,7 @@
 //! Stochastic gradient descent, with optional (Nesterov) momentum.
 
 use crate::base::base_builder;
-use crate::elementwise::for_each_run;
+use crate::elementwise::{for_each_run, nonfinite};
 use crate::error::check_range;
 use crate::{
     BaseConfig, Error, HyperValue, LearningRate, Optimizer, Result, SlotSpec, Slots, UpdateRule,
@@ -151,34 +151,59 @@ impl UpdateRule for SgdRule {
         }
     }
 
-    fn update(&self, lr: f32, _t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
+    fn update(&self, lr: f32, t: u64, param: &mut Tensor, grad: &Tensor, slots: &mut Slots) {
+        self.update_checked(lr, t, param, grad, slots);
+    }
+
+    fn update_checked(
+        &self,
+        lr: f32,
+        _t: u64,
+        param: &mut Tensor,
+        grad: &Tensor,
+        slots: &mut Slots,
+    ) -> bool {
         let mu = self.momentum;
         if mu == 0.0 {
-            param.scaled_add(-lr, grad);
-            return;
+            return for_each_run(param, grad, [], |p, g, []| plain_run(p, g, lr));
         }
         let [velocity] = slots.zeros_like::<1>(param);
         let nesterov = self.nesterov;
         for_each_run(param, grad, [velocity], |p, g, [v]| {
             momentum_run(p, g, v, lr, mu, nesterov)
-        });
+        })
     }
 }
 
+/// `p -= lr * g`, as ndarray's `scaled_add` computes it.
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-fn momentum_run(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, nesterov: bool) {
+fn plain_run(p: &mut [f32], g: &[f32], lr: f32) -> bool {
+    let mut bad = 0;
+    for (p, &g) in p.iter_mut().zip(g) {
+        *p += -lr * g;
+        bad |= nonfinite(*p);
+    }
+    bad == 0
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn momentum_run(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, nesterov: bool) -> bool {
+    let mut bad = 0;
     let triples = p.iter_mut().zip(g).zip(v.iter_mut());
     if nesterov {
         for ((p, &g), v) in triples {
             *v = mu * *v - lr * g;
             *p += mu * *v - lr * g;
+            bad |= nonfinite(*p) | nonfinite(*v);
         }
     } else {
         for ((p, &g), v) in triples {
             *v = mu * *v - lr * g;
             *p += *v;
+            bad |= nonfinite(*p) | nonfinite(*v);
         }
     }
+    bad == 0
 }
 
 #[cfg(test)]

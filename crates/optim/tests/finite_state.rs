@@ -69,6 +69,38 @@ fn an_update_that_overflows_a_slot_names_it() {
     );
 }
 
+#[test]
+fn a_custom_rule_is_checked_too() {
+    // A rule of the user's own keeps the default `update_checked`: a pass after the update.
+    #[derive(Debug)]
+    struct Doubling;
+    impl keel_optim::UpdateRule for Doubling {
+        fn name(&self) -> &'static str {
+            "doubling"
+        }
+        fn hyper_parameters(&self) -> Vec<(&'static str, keel_optim::HyperValue)> {
+            Vec::new()
+        }
+        fn update(
+            &self,
+            _: f32,
+            _: u64,
+            p: &mut keel_autograd::Tensor,
+            _: &keel_autograd::Tensor,
+            _: &mut keel_optim::Slots,
+        ) {
+            p.mapv_inplace(|x| x * 2.0);
+        }
+    }
+    let mut opt = Optimizer::new(Doubling, 0.1, None).unwrap();
+    let mut w = Param::new(tensor(&[2], vec![1.0, f32::MAX]));
+    let err = step(&mut opt, &mut w, &[0.0, 0.0]).unwrap_err();
+    assert!(
+        matches!(&err, Error::NonFiniteUpdate { part, .. } if part == "weights"),
+        "{err}"
+    );
+}
+
 /// A snapshot of Adam after one step on `w`, as JSON to corrupt.
 fn adam_snapshot() -> (Optimizer, Value) {
     let mut opt = Optimizer::try_from(Adam::new(1e-3)).unwrap();

@@ -4,19 +4,11 @@ use super::Optimizer;
 use crate::{Error, OptimizerState, Result, SlotSpec, Slots, StepStats};
 use keel_autograd::Tensor;
 
-/// The exponent bits of an `f32`: all set exactly for NaN and the infinities.
-const EXPONENT: u32 = 0x7f80_0000;
-
-/// The first NaN or infinite element of `t`, with its flat (memory-order) index.
-///
-/// The common case, all finite, is one branch-free pass of integer tests, which the
-/// compiler vectorises (an integer OR reduction needs no reassociation of float sums).
+/// The first NaN or infinite element of `t`, with its flat (memory-order) index; the
+/// common case, all finite, is the vectorised [`all_finite`](crate::elementwise::all_finite).
 pub(super) fn first_nonfinite(t: &Tensor) -> Option<(usize, f32)> {
     let find = |xs: &[f32]| {
-        let any = xs.iter().fold(0u32, |acc, x| {
-            acc | u32::from(x.to_bits() & EXPONENT == EXPONENT)
-        });
-        if any == 0 {
+        if crate::elementwise::all_finite(xs) {
             return None;
         }
         xs.iter().copied().enumerate().find(|(_, x)| !x.is_finite())

@@ -241,10 +241,18 @@ impl Optimizer {
                 self.state.slots.insert(name.clone(), Default::default());
             }
             let slots = self.state.slots.get_mut(&name).expect("inserted above");
-            self.rule.update(lr, t, param.value_mut(), grad, slots);
-            // Checked right after each update, while the values are in cache; the first
-            // failure is reported once every parameter has had this step's update.
-            if check && finite.is_ok() {
+            if !check {
+                self.rule.update(lr, t, param.value_mut(), grad, slots);
+                continue;
+            }
+            // The rule checks what it writes as it writes it; only a failure takes a second
+            // look, to name the part. The first failure is reported once every parameter
+            // has had this step's update.
+            if !self
+                .rule
+                .update_checked(lr, t, param.value_mut(), grad, slots)
+                && finite.is_ok()
+            {
                 let slots = &self.state.slots[&name];
                 finite = self.check_updated(&name, param.value(), slots, stats);
             }

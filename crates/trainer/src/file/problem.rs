@@ -128,6 +128,18 @@ pub enum FormatProblem {
         /// Tensors whose shape differs from the parameter's.
         misshaped: Vec<Misshaped>,
     },
+    /// The compile configuration in the file cannot be restored: an optimizer that is not
+    /// built in or whose settings are out of range, metrics that cannot be compiled
+    /// together, or optimizer state that does not fit the optimizer or the parameters
+    /// (mis-shaped or missing slots, NaN or infinite values).
+    #[error(
+        "the compile configuration cannot be restored: {problem} (load the model with \
+         Sequential::load_uncompiled and compile it again)"
+    )]
+    Compile {
+        /// What is wrong, saying what was expected and what was found.
+        problem: String,
+    },
     /// A stored weight is NaN or infinite.
     #[error("non-finite weight {value} in {name}: expected finite numbers")]
     NonFinite {

@@ -208,10 +208,23 @@ impl TrainingState {
             );
         }
         if model.trainable != record.model.trainable {
+            let frozen = |flags: &[bool]| {
+                let names: Vec<&str> = model
+                    .layer_names()
+                    .iter()
+                    .zip(flags)
+                    .filter(|(_, &trainable)| !trainable)
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                match names.as_slice() {
+                    [] => "no frozen layer".to_string(),
+                    _ => format!("frozen {}", names.join(", ")),
+                }
+            };
             return mismatch(
-                "the trainable layers",
-                format!("{:?}", model.trainable),
-                format!("{:?}", record.model.trainable),
+                "the frozen layers",
+                frozen(&model.trainable),
+                frozen(&record.model.trainable),
             );
         }
         check_state(&compiled.optimizer, &saved.optimizer_state, model)

@@ -131,16 +131,25 @@ mod tests {
         .unwrap()
     }
 
-    /// A model of `units` hidden units trained one step with Adam, so it has slots.
-    fn trained(units: usize) -> Sequential {
+    /// A model of `units` hidden units, compiled with Adam.
+    fn compiled(units: usize) -> Sequential {
         let mut model = Sequential::new([3])
             .add(Dense::new(units))
             .add(Dense::new(2));
         model
             .compile(Adam::new(0.01), Loss::SparseCategoricalCrossentropy, &[])
             .unwrap();
-        let options = FitOptions::new().epochs(1).batch_size(8).verbose(0);
-        model.fit(&data(), options).unwrap();
+        model
+    }
+
+    fn options<'a>() -> FitOptions<'a> {
+        FitOptions::new().epochs(1).batch_size(8).verbose(0)
+    }
+
+    /// A model of `units` hidden units trained one step with Adam, so it has slots.
+    fn trained(units: usize) -> Sequential {
+        let mut model = compiled(units);
+        model.fit(&data(), options()).unwrap();
         model
     }
 
@@ -255,5 +264,33 @@ mod tests {
         assert!(message.contains("Sequential::load_uncompiled"), "{message}");
         let uncompiled = Sequential::load_uncompiled(&path).unwrap();
         assert!(uncompiled.optimizer().is_none());
+    }
+
+    #[test]
+    fn a_checkpoint_whose_state_does_not_fit_is_refused_before_training() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.keel");
+        compiled(4)
+            .fit(&data(), options().checkpoint(&path))
+            .unwrap();
+        let mut state = crate::TrainingState::load(&path).unwrap();
+        let snapshot = &mut state.record.compile.optimizer_state;
+        let mut value = serde_json::to_value(&*snapshot).unwrap();
+        let slots = &mut value["state"]["slots"];
+        slots["dense/bias"] = slots["dense/kernel"].clone();
+        *snapshot = serde_json::from_value(value).unwrap();
+        let mut model = compiled(4);
+        let message = model
+            .fit(&data(), options().resume(state))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(
+                "optimizer slot `m` of parameter `dense/bias` has shape [3, 4]: expected the \
+                 parameter's shape [4]"
+            ),
+            "{message}"
+        );
+        assert_eq!(model.optimizer().unwrap().iterations(), 0);
     }
 }

@@ -204,7 +204,17 @@ fn decode(bytes: &[u8], compile: bool) -> Result<Sequential> {
     let rebuild = |record: ModelFileRecord| {
         let mut model = record.model.into_model()?;
         if let Some(config) = record.compile.filter(|_| compile) {
-            config.compile(&mut model)?;
+            config
+                .compile(&mut model)
+                .map_err(|problem| match problem {
+                    FormatProblem::Compile { problem } => FormatProblem::Compile {
+                        problem: format!(
+                            "{problem} (load the model with Sequential::load_uncompiled and \
+                         compile it again)"
+                        ),
+                    },
+                    other => other,
+                })?;
         }
         Ok(model)
     };

@@ -300,4 +300,22 @@ mod tests {
         assert!(!message.contains("load_uncompiled"), "{message}");
         assert_eq!(model.optimizer().unwrap().iterations(), 0);
     }
+
+    #[test]
+    fn every_corrupted_byte_of_a_compiled_model_past_the_checksum_is_ok_or_an_error() {
+        let bytes = trained(4).to_bytes().unwrap();
+        let payload = envelope::open(MODEL, &bytes).unwrap().to_vec();
+        let mut errors = 0;
+        for i in 0..payload.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut corrupted = payload.clone();
+                corrupted[i] ^= flip;
+                // Either a model or an error, never a panic.
+                errors += usize::from(
+                    Sequential::from_bytes(&envelope::seal(MODEL, &corrupted)).is_err(),
+                );
+            }
+        }
+        assert!(errors > 0);
+    }
 }

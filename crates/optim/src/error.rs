@@ -149,6 +149,17 @@ pub enum Error {
         found: String,
     },
 
+    /// An [`OptimizerConfig`](crate::OptimizerConfig) given to
+    /// [`Optimizer::from_config`](crate::Optimizer::from_config) does not describe a built-in
+    /// optimizer: another rule, or hyper-parameters missing, extra or of the wrong kind.
+    #[error("cannot rebuild the optimizer from its config: expected {expected}, found {found}")]
+    InvalidConfig {
+        /// What a config of a built-in rule holds.
+        expected: String,
+        /// What this config holds.
+        found: String,
+    },
+
     /// An applied step left a parameter or one of its slots NaN or infinite (a learning rate
     /// or inputs far too large). The step was applied: restore a snapshot to undo it.
     #[error(

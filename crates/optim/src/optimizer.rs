@@ -2,6 +2,7 @@
 //! decay and per-parameter state; the math is delegated to an [`UpdateRule`].
 
 mod finite;
+mod rebuild;
 mod snapshot;
 mod step;
 

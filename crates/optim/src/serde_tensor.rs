@@ -37,9 +37,13 @@ impl Serialize for TensorRef<'_> {
 fn to_tensor<E: serde::de::Error>(t: TensorData) -> Result<Tensor, E> {
     let (shape, len) = (t.shape, t.data.len());
     Tensor::from_shape_vec(IxDyn(&shape), t.data).map_err(|_| {
+        // A corrupted shape may claim more values than a usize counts.
+        let needed = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string());
         E::custom(format!(
-            "tensor of shape {shape:?} needs {} values, found {len}",
-            shape.iter().product::<usize>()
+            "tensor of shape {shape:?} needs {needed} values, found {len}"
         ))
     })
 }
@@ -69,6 +73,20 @@ mod tests {
     struct Holder {
         #[serde(with = "super::vec")]
         tensors: Vec<Tensor>,
+    }
+
+    #[test]
+    fn a_shape_whose_size_overflows_is_an_error() {
+        let json = format!(
+            r#"{{"tensors":[{{"shape":[{},4],"data":[1.0]}}]}}"#,
+            usize::MAX
+        );
+        let err = serde_json::from_str::<Holder>(&json).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("needs more than usize::MAX values, found 1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -38,7 +38,15 @@ struct Record {
     input_shape: Vec<usize>,
     seed: u64,
     layers: Vec<LayerConfig>,
+    trainable: Vec<bool>,
     params: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+/// A model file's payload: the model record, then the compile configuration (none here).
+#[derive(Serialize)]
+struct File {
+    model: Record,
+    compile: Option<()>,
 }
 
 fn dense(units: usize) -> LayerConfig {
@@ -68,10 +76,19 @@ fn crafted(
     let record = Record {
         input_shape: input_shape.to_vec(),
         seed: 0,
+        trainable: vec![true; layers.len()],
         layers,
         params,
     };
-    seal(&bincode::serde::encode_to_vec(&record, bincode::config::standard()).unwrap())
+    encode(record)
+}
+
+fn encode(model: Record) -> Vec<u8> {
+    let file = File {
+        model,
+        compile: None,
+    };
+    seal(&bincode::serde::encode_to_vec(&file, bincode::config::standard()).unwrap())
 }
 
 #[test]
@@ -83,6 +100,25 @@ fn the_crafted_record_matches_the_real_one() {
     );
     let model = Sequential::from_bytes(&bytes).unwrap();
     assert_eq!(model.param_count(), 8);
+}
+
+#[test]
+fn a_trainable_flag_per_layer_is_required() {
+    let params = BTreeMap::from([
+        ("dense/kernel".to_string(), (vec![3, 2], vec![0.5; 6])),
+        ("dense/bias".to_string(), (vec![2], vec![0.5; 2])),
+    ]);
+    let record = Record {
+        input_shape: vec![3],
+        seed: 0,
+        layers: vec![dense(2)],
+        trainable: vec![true, false],
+        params,
+    };
+    assert_eq!(
+        problem(&encode(record)).to_string(),
+        "architecture mismatch: expected a trainable flag for each of the 1 layers, found 2"
+    );
 }
 
 #[test]
@@ -238,6 +274,7 @@ fn a_non_finite_weight_in_a_file_is_refused() {
         input_shape: vec![1],
         seed: 0,
         layers: vec![dense(1)],
+        trainable: vec![true],
         params: BTreeMap::new(),
     };
     record
@@ -246,9 +283,8 @@ fn a_non_finite_weight_in_a_file_is_refused() {
     record
         .params
         .insert("dense/bias".into(), (vec![1], vec![0.0]));
-    let bytes = seal(&bincode::serde::encode_to_vec(&record, bincode::config::standard()).unwrap());
     assert_eq!(
-        problem(&bytes).to_string(),
+        problem(&encode(record)).to_string(),
         "non-finite weight NaN in dense/kernel: expected finite numbers"
     );
 }

@@ -8,7 +8,10 @@
 //! ```
 
 use keel_layers::{Activation, Dense, Dropout, Flatten};
-use keel_trainer::{Sequential, FORMAT_VERSION, MAGIC, WEIGHTS_FORMAT_VERSION, WEIGHTS_MAGIC};
+use keel_optim::{Adam, Clipping, CosineDecay, Optimizer};
+use keel_trainer::{
+    Loss, Metric, Sequential, FORMAT_VERSION, MAGIC, WEIGHTS_FORMAT_VERSION, WEIGHTS_MAGIC,
+};
 use std::path::PathBuf;
 
 fn data_file(name: &str) -> PathBuf {
@@ -17,7 +20,8 @@ fn data_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-const MODEL_FILE: &str = "tiny_model_v4.keel";
+const MODEL_FILE: &str = "tiny_model_v5.keel";
+const COMPILED_MODEL_FILE: &str = "tiny_compiled_model_v5.keel";
 const WEIGHTS_FILE: &str = "tiny_weights_v2.keel";
 
 /// A tiny model with every built-in layer kind that has a config, and weights set by
@@ -34,6 +38,32 @@ fn tiny() -> Sequential {
             *w = (k as f32 + 1.0) * 0.125 - i as f32 * 0.0625;
         }
     }
+    model
+}
+
+/// The optimizer of [`tiny_compiled`]: a schedule, non-default hyper-parameters, clipping.
+fn adam() -> Adam {
+    Adam::new(CosineDecay::new(0.01, 100))
+        .beta_2(0.99)
+        .amsgrad(true)
+        .global_clipnorm(1.0)
+}
+
+/// [`tiny`] with its first Dense layer frozen, compiled (its optimizer has not stepped, so
+/// its state is empty and the bytes do not depend on training).
+fn tiny_compiled() -> Sequential {
+    let mut model = tiny();
+    model.set_trainable("dense", false).unwrap();
+    model
+        .compile(
+            adam(),
+            Loss::SparseCategoricalCrossentropy,
+            &[
+                Metric::Accuracy,
+                Metric::SparseTopKCategoricalAccuracy { k: 2 },
+            ],
+        )
+        .unwrap();
     model
 }
 
@@ -69,6 +99,29 @@ fn the_golden_model_file_loads_to_the_same_model() {
 }
 
 #[test]
+fn the_compiled_model_file_format_has_not_changed() {
+    let bytes = tiny_compiled().to_bytes().unwrap();
+    assert!(
+        bytes == golden(COMPILED_MODEL_FILE),
+        "the model file format changed (see this file's header)"
+    );
+}
+
+#[test]
+fn the_golden_compiled_model_file_loads_compiled_with_its_frozen_layer() {
+    let model = Sequential::from_bytes(&golden(COMPILED_MODEL_FILE)).unwrap();
+    assert!(!model.is_trainable("dense").unwrap());
+    assert!(model.is_trainable("dense_1").unwrap());
+    let optimizer = model.optimizer().expect("compiled");
+    assert_eq!(
+        optimizer.config(),
+        Optimizer::try_from(adam()).unwrap().config()
+    );
+    assert_eq!(optimizer.iterations(), 0);
+    assert_eq!(model.to_bytes().unwrap(), golden(COMPILED_MODEL_FILE));
+}
+
+#[test]
 fn the_weights_file_format_has_not_changed() {
     let bytes = tiny().weights_to_bytes().unwrap();
     assert_eq!(&bytes[..8], WEIGHTS_MAGIC);
@@ -88,5 +141,8 @@ fn the_weights_file_format_has_not_changed() {
 fn regenerate() {
     std::fs::create_dir_all(data_file("")).unwrap();
     tiny().save(data_file(MODEL_FILE)).unwrap();
+    tiny_compiled()
+        .save(data_file(COMPILED_MODEL_FILE))
+        .unwrap();
     tiny().save_weights(data_file(WEIGHTS_FILE)).unwrap();
 }

@@ -19,7 +19,7 @@ use keel_trainer::{
 };
 use std::path::PathBuf;
 
-const FILE: &str = "tiny_checkpoint_v2.keel";
+const FILE: &str = "tiny_checkpoint_v3.keel";
 
 fn path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -43,6 +43,9 @@ fn the_golden_checkpoint_decodes_and_reencodes_to_the_same_bytes() {
     assert_eq!(state.history().epochs(), [0, 1]);
     let model = state.model().expect("the architecture rebuilds");
     assert_eq!(model.layer_names(), ["dense", "dropout", "dense_1"]);
+    let optimizer = model.optimizer().expect("compiled as the checkpoint says");
+    assert_eq!(optimizer.iterations(), 2 * 4);
+    assert_eq!(optimizer.name(), "adam");
     assert!(
         state.to_bytes() == bytes,
         "the checkpoint format changed (see this file's header)"

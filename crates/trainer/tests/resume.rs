@@ -160,6 +160,18 @@ fn a_damaged_or_mismatched_checkpoint_is_an_error() {
         "{msg}"
     );
     assert!(!msg.contains('{'), "{msg}");
+    // A layer frozen in this run but not in the checkpoint's.
+    let mut frozen = model();
+    frozen.set_trainable("dense", false).unwrap();
+    let state = TrainingState::from_bytes(&good).unwrap();
+    let msg = frozen
+        .fit(&data, options().resume(state))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("the frozen layers: expected frozen dense, found no frozen layer"),
+        "{msg}"
+    );
     // A non-finite weight is never written.
     let mut bad = model();
     bad.named_params_mut()[0].1.value_mut()[[0, 0]] = f32::NAN;

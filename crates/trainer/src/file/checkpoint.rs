@@ -1,15 +1,16 @@
 //! Full training-state checkpoints: everything `fit` needs to continue a run exactly.
 
 use super::atomic::write_atomic;
+use super::compile::{check_state, CompileRecord};
 use super::envelope::{self, CHECKPOINT};
 use super::model::{at_path, format_error, read};
+use super::problem::FormatProblem;
 use super::record::{apply_params, architecture, ModelRecord};
 use crate::fit::FitRng;
 use crate::guard::GuardState;
 use crate::metrics::MetricTracker;
 use crate::telemetry::EpochTelemetry;
-use crate::{Error, History, Loss, Metric, Result, Sequential};
-use keel_optim::OptimizerSnapshot;
+use crate::{Error, History, Result, Sequential};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -41,9 +42,8 @@ pub(crate) struct EpochState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct CheckpointRecord {
     pub(crate) model: ModelRecord,
-    pub(crate) loss: Loss,
-    pub(crate) metrics: Vec<Metric>,
-    pub(crate) optimizer: OptimizerSnapshot,
+    /// The optimizer (config and state), the loss and the metrics, as in model files.
+    pub(crate) compile: CompileRecord,
     pub(crate) fit: FitShape,
     /// The epoch to go on with (0-based).
     pub(crate) epoch: usize,
@@ -137,7 +137,7 @@ impl TrainingState {
 
     /// The optimizer's step counter.
     pub fn iterations(&self) -> u64 {
-        self.record.optimizer.iterations()
+        self.record.compile.optimizer_state.iterations()
     }
 
     /// The History of the epochs completed.
@@ -145,16 +145,21 @@ impl TrainingState {
         &self.record.history
     }
 
-    /// The model with the checkpoint's architecture and weights (not compiled).
+    /// The model with the checkpoint's architecture, trainable flags and weights, compiled
+    /// with its optimizer in the checkpoint's state, its loss and its metrics, as
+    /// [`Sequential::load`] returns a model file's (a custom loss is a placeholder that asks
+    /// to compile again).
     ///
     /// # Errors
-    /// [`Error::Format`] when the architecture cannot be built or the weights do not fit it.
+    /// [`Error::Format`] when the architecture cannot be built, the weights do not fit it,
+    /// or the compile configuration cannot be restored.
     pub fn model(&self) -> Result<Sequential> {
-        self.record
-            .model
-            .clone()
-            .into_model()
-            .map_err(format_error("<checkpoint>"))
+        let to_model = || {
+            let mut model = self.record.model.clone().into_model()?;
+            self.record.compile.compile(&mut model)?;
+            Ok(model)
+        };
+        to_model().map_err(format_error("<checkpoint>"))
     }
 
     /// Checks that `model` (compiled) is the model of the checkpoint, then puts the weights
@@ -186,24 +191,47 @@ impl TrainingState {
         let compiled = model.compiled.as_ref().ok_or(Error::NotCompiled {
             operation: "resuming from a checkpoint",
         })?;
-        if (&compiled.loss, &compiled.metrics) != (&record.loss, &record.metrics) {
+        let saved = &record.compile;
+        if (&compiled.loss, &compiled.metrics) != (&saved.loss, &saved.metrics) {
             return mismatch(
                 "the compiled loss and metrics",
                 format!("{:?} with {:?}", compiled.loss, compiled.metrics),
-                format!("{:?} with {:?}", record.loss, record.metrics),
+                format!("{:?} with {:?}", saved.loss, saved.metrics),
             );
         }
         let before = compiled.optimizer.snapshot();
-        if before.rule() != record.optimizer.rule() {
+        if before.rule() != saved.optimizer_state.rule() {
             return mismatch(
                 "the optimizer",
                 before.rule().to_string(),
-                record.optimizer.rule().to_string(),
+                saved.optimizer_state.rule().to_string(),
             );
         }
+        if model.trainable != record.model.trainable {
+            let frozen = |flags: &[bool]| {
+                let names: Vec<&str> = model
+                    .layer_names()
+                    .iter()
+                    .zip(flags)
+                    .filter(|(_, &trainable)| !trainable)
+                    .map(|(name, _)| name.as_str())
+                    .collect();
+                match names.as_slice() {
+                    [] => "no frozen layer".to_string(),
+                    _ => format!("frozen {}", names.join(", ")),
+                }
+            };
+            return mismatch(
+                "the frozen layers",
+                frozen(&model.trainable),
+                frozen(&record.model.trainable),
+            );
+        }
+        check_state(&compiled.optimizer, &saved.optimizer_state, model)
+            .map_err(|problem| format_error("<checkpoint>")(FormatProblem::Compile { problem }))?;
         // `restore` checks the state before changing anything; undo it if the weights fail.
         let compiled = model.compiled.as_mut().expect("checked above");
-        compiled.optimizer.restore(&record.optimizer)?;
+        compiled.optimizer.restore(&saved.optimizer_state)?;
         if let Err(problem) = apply_params(model, record.model.params.clone()) {
             let compiled = model.compiled.as_mut().expect("checked above");
             compiled.optimizer.restore(&before)?;

@@ -27,13 +27,14 @@ pub(crate) struct FileKind {
     pub(crate) name: &'static str,
 }
 
-/// Architecture and weights ([`Sequential::save`](crate::Sequential::save)). Version 1 had
-/// no length or checksum; version 2 is this envelope; version 3 adds the Dense
-/// regularizers to the layer configs; version 4 names weights by their Keras path
-/// (`"dense_1/kernel"`, was `"3.dense.kernel"`).
+/// The whole model ([`Sequential::save`](crate::Sequential::save)). Version 1 had no length
+/// or checksum; version 2 is this envelope; version 3 adds the Dense regularizers to the
+/// layer configs; version 4 names weights by their Keras path (`"dense_1/kernel"`, was
+/// `"3.dense.kernel"`); version 5 adds each layer's trainable flag and, for a compiled
+/// model, the compile configuration (optimizer config and state, loss, metrics).
 pub(crate) const MODEL: FileKind = FileKind {
     magic: *b"KEELMODL",
-    version: 4,
+    version: 5,
     name: "Keel model file",
 };
 
@@ -47,10 +48,11 @@ pub(crate) const WEIGHTS: FileKind = FileKind {
 
 /// Full training state ([`TrainingState`](crate::TrainingState)): model, optimizer,
 /// guard, callback, position and RNG state. Version 2 names weights and optimizer state by
-/// Keras path and records the new losses.
+/// Keras path and records the new losses; version 3 adds each layer's trainable flag and
+/// the optimizer's config beside its state (the compile record model files share).
 pub(crate) const CHECKPOINT: FileKind = FileKind {
     magic: *b"KEELCKPT",
-    version: 2,
+    version: 3,
     name: "Keel checkpoint file",
 };
 
@@ -219,7 +221,7 @@ mod tests {
         assert!(matches!(
             open(MODEL, &version),
             Err(FormatProblem::Version {
-                expected: 4,
+                expected: 5,
                 found: 9
             })
         ));

@@ -136,6 +136,16 @@ pub enum FormatProblem {
         /// The first bad value.
         value: f32,
     },
+    /// The compile configuration in the file cannot be restored: an optimizer that is not
+    /// built in or whose settings are out of range, metrics that cannot be compiled
+    /// together, or optimizer state that does not fit the optimizer or the parameters
+    /// (mis-shaped or missing slots, NaN or infinite values). For a model file the message
+    /// ends by pointing to [`Sequential::load_uncompiled`](crate::Sequential::load_uncompiled).
+    #[error("the compile configuration cannot be restored: {problem}")]
+    Compile {
+        /// What is wrong, saying what was expected and what was found.
+        problem: String,
+    },
 }
 
 /// A tensor whose shape in a file differs from the model's parameter.

@@ -18,14 +18,15 @@ pub(crate) struct TensorRecord {
 /// for the same weights.
 pub(crate) type ParamsRecord = BTreeMap<String, TensorRecord>;
 
-/// The payload of a model file: everything needed to rebuild the model and its weights.
-/// A full training-state checkpoint will hold one of these beside the optimizer, callback,
-/// epoch and RNG state.
+/// Everything needed to rebuild a model and its weights: the core of a model file, and of
+/// a checkpoint beside the optimizer, callback, epoch and RNG state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ModelRecord {
     pub(crate) input_shape: Vec<usize>,
     pub(crate) seed: u64,
     pub(crate) layers: Vec<LayerConfig>,
+    /// Whether each layer is trainable (`false` for a frozen layer), one flag per layer.
+    pub(crate) trainable: Vec<bool>,
     pub(crate) params: ParamsRecord,
 }
 
@@ -85,14 +86,24 @@ impl ModelRecord {
             input_shape: model.input_shape().to_vec(),
             seed: model.seed_value(),
             layers: architecture(model)?,
+            trainable: model.trainable.clone(),
             params: params_record(model)?,
         })
     }
 
     /// Rebuilds the model. Before building each layer, the weights the layers so far create
     /// are checked against the weights the file holds, so a corrupted layer size is an
-    /// error, not an allocation of any size.
+    /// error, not an allocation of any size. Frozen layers come back frozen.
     pub(crate) fn into_model(self) -> std::result::Result<Sequential, FormatProblem> {
+        if self.trainable.len() != self.layers.len() {
+            return Err(FormatProblem::Architecture {
+                problem: format!(
+                    "expected a trainable flag for each of the {} layers, found {}",
+                    self.layers.len(),
+                    self.trainable.len()
+                ),
+            });
+        }
         let stored = self
             .params
             .values()
@@ -121,6 +132,7 @@ impl ModelRecord {
             }
         }
         apply_params(&mut model, self.params)?;
+        model.trainable = self.trainable;
         Ok(model)
     }
 }

@@ -1,7 +1,9 @@
 //! Writing the run's state to a checkpoint, and picking a run up again from one.
 
 use super::Run;
-use crate::file::{write_atomic, CheckpointRecord, EpochState, FitShape, ModelRecord};
+use crate::file::{
+    write_atomic, CheckpointRecord, CompileRecord, EpochState, FitShape, ModelRecord,
+};
 use crate::{Error, Result, SaveFreq, Sequential, TrainingState};
 
 impl Run<'_> {
@@ -39,9 +41,7 @@ impl Run<'_> {
             .ok_or(Error::NotCompiled { operation: "fit" })?;
         let record = CheckpointRecord {
             model: ModelRecord::of(model)?,
-            loss: compiled.loss.clone(),
-            metrics: compiled.metrics.clone(),
-            optimizer: compiled.optimizer.snapshot(),
+            compile: CompileRecord::of(compiled),
             fit: self.shape.clone(),
             epoch,
             batch,

@@ -144,3 +144,23 @@ fn a_metric_may_not_take_a_log_name_of_its_own() {
         );
     }
 }
+
+#[test]
+fn a_loaded_model_asks_for_a_custom_metric_s_function_again() {
+    let model = model();
+    let bytes = model.to_bytes().unwrap();
+    let mut loaded = Sequential::from_bytes(&bytes).unwrap();
+    let err = loaded.evaluate_verbose(&data(9), 0).unwrap_err();
+    assert!(
+        err.to_string().contains("my_accuracy") && err.to_string().contains("compile"),
+        "{err}"
+    );
+    loaded
+        .compile(
+            Adam::new(0.05),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy, my_accuracy(), row_sum()],
+        )
+        .unwrap();
+    assert!(loaded.evaluate_verbose(&data(9), 0).is_ok());
+}

@@ -108,9 +108,23 @@ impl Tape {
     /// A differentiable leaf holding a parameter's value, shared without a copy.
     pub fn param(&self, param: &Param) -> Var<'_> {
         if self.frozen.borrow().contains(&param.id()) {
-            return self.leaf(param.shared(), None, false);
+            return self.param_constant(param);
         }
         self.leaf(param.shared(), Some(param.id()), true)
+    }
+
+    /// A parameter's value as a constant, shared without a copy: state that is read but not
+    /// differentiated (a batch normalization's moving statistics in inference).
+    ///
+    /// ```
+    /// use keel_autograd::{tensor, Param, Tape};
+    /// let w = Param::new(tensor(&[1], vec![3.0]));
+    /// let tape = Tape::new();
+    /// let grads = (tape.param_constant(&w) * tape.param(&w)).sum().backward();
+    /// assert_eq!(grads.param(&w).unwrap()[0], 3.0); // only the differentiated use counts
+    /// ```
+    pub fn param_constant(&self, param: &Param) -> Var<'_> {
+        self.leaf(param.shared(), None, false)
     }
 
     /// Records `params` as constants from now on (a frozen layer's weights): the backward

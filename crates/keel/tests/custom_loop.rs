@@ -104,7 +104,7 @@ fn the_loop_changes_only_trainable_layers() {
 #[test]
 fn inference_records_no_graph_and_matches_predict() {
     let (_, test) = mnist_subset();
-    let model = model(true);
+    let mut model = model(true);
     let x = test
         .slice(..8)
         .unwrap()

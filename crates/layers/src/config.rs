@@ -1,6 +1,9 @@
 //! The serializable description of a built-in layer: the one registry of layer kinds.
 
-use crate::{Activation, ActivationLayer, Dense, DenseConfig, Dropout, Flatten, Layer, Softmax};
+use crate::{
+    Activation, ActivationLayer, BatchNormConfig, BatchNormalization, Dense, DenseConfig, Dropout,
+    Flatten, Layer, Softmax,
+};
 use serde::{Deserialize, Serialize};
 
 /// A built-in layer's configuration, as a checkpoint stores it (Keras `get_config`).
@@ -22,6 +25,8 @@ pub enum LayerConfig {
         /// The activation applied.
         activation: Activation,
     },
+    /// [`BatchNormalization`].
+    BatchNormalization(BatchNormConfig),
 }
 
 impl LayerConfig {
@@ -38,6 +43,9 @@ impl LayerConfig {
             LayerConfig::Flatten => Box::new(Flatten::new()),
             LayerConfig::Softmax => Box::new(Softmax::new()),
             LayerConfig::Activation { activation } => Box::new(ActivationLayer::new(*activation)),
+            LayerConfig::BatchNormalization(config) => {
+                Box::new(BatchNormalization::from_config(config.clone()))
+            }
         }
     }
 }

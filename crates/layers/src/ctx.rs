@@ -1,5 +1,6 @@
 //! What a forward pass needs besides its input: the mode and a random source.
 
+use keel_autograd::{ParamId, Tensor};
 use rand::RngCore;
 
 /// Whether a forward pass trains (dropout active) or evaluates.
@@ -15,12 +16,14 @@ pub enum Mode {
 pub struct Ctx<'r> {
     mode: Mode,
     rng: &'r mut dyn RngCore,
+    updates: Vec<(ParamId, Tensor)>,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ctx")
             .field("mode", &self.mode)
+            .field("updates", &self.updates.len())
             .finish_non_exhaustive()
     }
 }
@@ -29,7 +32,24 @@ impl<'r> Ctx<'r> {
     /// A context in `mode` that draws randomness from `rng` (any generator: `fit` passes
     /// its serializable ChaCha12 generator, tests often a `StdRng`).
     pub fn new(mode: Mode, rng: &'r mut dyn RngCore) -> Self {
-        Ctx { mode, rng }
+        Ctx {
+            mode,
+            rng,
+            updates: Vec::new(),
+        }
+    }
+
+    /// Records a new value for a non-trainable parameter (a batch normalization's moving
+    /// mean), to be assigned once the pass is over: a layer's `forward` reads its weights
+    /// and cannot write them. The model applies the updates of a training step it keeps
+    /// (`fit` drops those of a step the guard refuses).
+    pub fn record_update(&mut self, param: ParamId, value: Tensor) {
+        self.updates.push((param, value));
+    }
+
+    /// The updates recorded so far, leaving none.
+    pub fn take_updates(&mut self) -> Vec<(ParamId, Tensor)> {
+        std::mem::take(&mut self.updates)
     }
 
     /// The mode of this pass.

@@ -82,8 +82,25 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
         Vec::new()
     }
 
-    /// Copies of the weights in Keras order (as [`params`](Layer::params): kernel, then
-    /// bias), as Keras's `layer.get_weights()`.
+    /// Every weight: [`params`](Layer::params) then
+    /// [`non_trainable_params`](Layer::non_trainable_params), as Keras's `layer.weights`.
+    fn weights(&self) -> Vec<(&'static str, &Param)> {
+        let mut all = self.params();
+        all.extend(self.non_trainable_params());
+        all
+    }
+
+    /// Mutable access to every weight, in [`weights`](Layer::weights) order (for loading
+    /// files and applying a step's [`Ctx::record_update`](crate::Ctx::record_update)s).
+    /// The default is [`params_mut`](Layer::params_mut): a layer with non-trainable state
+    /// overrides this.
+    fn weights_mut(&mut self) -> Vec<(&'static str, &mut Param)> {
+        self.params_mut()
+    }
+
+    /// Copies of the weights in Keras order: [`params`](Layer::params) (kernel, then bias),
+    /// then [`non_trainable_params`](Layer::non_trainable_params), as Keras's
+    /// `layer.get_weights()`.
     ///
     /// ```
     /// use keel_layers::{Dense, Layer};
@@ -99,8 +116,8 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
     /// # Ok::<(), keel_layers::Error>(())
     /// ```
     fn get_weights(&self) -> Vec<Tensor> {
-        self.params()
-            .iter()
+        self.weights()
+            .into_iter()
             .map(|(_, p)| p.value().clone())
             .collect()
     }
@@ -112,14 +129,14 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
     /// [`Error::Weights`](crate::Error::Weights) when the count or a shape differs, or a
     /// value is NaN or infinite; nothing is changed then.
     fn set_weights(&mut self, weights: Vec<Tensor>) -> Result<()> {
-        if let Some((expected, found)) = crate::weights_mismatch(&self.params(), &weights) {
+        if let Some((expected, found)) = crate::weights_mismatch(&self.weights(), &weights) {
             return Err(crate::Error::Weights {
                 layer: self.kind().to_string(),
                 expected,
                 found,
             });
         }
-        for ((_, p), w) in self.params_mut().into_iter().zip(weights) {
+        for ((_, p), w) in self.weights_mut().into_iter().zip(weights) {
             p.set_value(w);
         }
         Ok(())

@@ -20,6 +20,7 @@
 
 mod activation;
 mod activation_layer;
+mod batch_norm;
 mod config;
 mod ctx;
 mod dense;
@@ -34,6 +35,7 @@ mod weights;
 
 pub use activation::Activation;
 pub use activation_layer::{ActivationLayer, Softmax};
+pub use batch_norm::{BatchNormConfig, BatchNormalization};
 pub use config::LayerConfig;
 pub use ctx::{Ctx, Mode};
 pub use dense::{Dense, DenseConfig};

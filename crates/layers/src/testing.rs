@@ -11,7 +11,7 @@ pub fn rng() -> StdRng {
     StdRng::seed_from_u64(42)
 }
 
-/// Checks a layer end to end: the built output shape, the parameter count (and that
+/// Checks a layer end to end: the built output shape, the weight count, trainable or not (and that
 /// [`Layer::count_params`], when it gives one, predicts it), that a forward
 /// pass gives that shape, that backward gives finite gradients for every parameter, that
 /// evaluation is deterministic, that a regularization penalty (if any) is finite with finite
@@ -29,7 +29,7 @@ pub fn check_layer(
     let predicted = layer.count_params(input_shape);
     let built = layer.build(input_shape, &mut r).expect("build");
     assert_eq!(built, output_shape, "{}: built output shape", layer.kind());
-    let count: usize = layer.params().iter().map(|(_, p)| p.len()).sum();
+    let count: usize = layer.weights().iter().map(|(_, p)| p.len()).sum();
     assert_eq!(count, param_count, "{}: parameter count", layer.kind());
     if let Some(predicted) = predicted {
         assert_eq!(

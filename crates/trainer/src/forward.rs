@@ -27,9 +27,11 @@ impl Sequential {
     /// probabilities for the seed model); [`Loss::call`](crate::Loss::call) fuses it back to
     /// logits, as `fit` does.
     ///
-    /// Each call starts a step of the runtime's buffer arena (as each `fit` batch does), so
-    /// a custom loop keeps the same memory footprint as `fit`. Record on a
-    /// [`Tape::no_grad`] tape for inference.
+    /// In training mode, layers with moving statistics (batch normalization) update them
+    /// at the end of the call, as Keras's do; hence `&mut self`. Each call starts a step of
+    /// the runtime's buffer arena (as each `fit` batch does), so a custom loop keeps the
+    /// same memory footprint as `fit`. Record on a [`Tape::no_grad`] tape for inference
+    /// (`predict` serves several threads from `&self`).
     ///
     /// ```
     /// use keel_autograd::Tape;
@@ -37,7 +39,7 @@ impl Sequential {
     /// use keel_trainer::Sequential;
     /// use rand::SeedableRng;
     /// # fn main() -> keel_trainer::Result<()> {
-    /// let model = Sequential::new([2]).add(Dense::new(3).activation(Activation::Softmax));
+    /// let mut model = Sequential::new([2]).add(Dense::new(3).activation(Activation::Softmax));
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     /// let tape = Tape::no_grad();
     /// let x = ndarray::array![[1.0f32, 0.0], [0.0, 1.0]].into_dyn();
@@ -49,7 +51,7 @@ impl Sequential {
     ///
     /// # Errors
     /// A layer that could not be built, or `x` not of shape `[batch, ..input_shape]`.
-    pub fn forward<'t>(&self, tape: &'t Tape, x: Tensor, ctx: &mut Ctx<'_>) -> Result<Var<'t>> {
+    pub fn forward<'t>(&mut self, tape: &'t Tape, x: Tensor, ctx: &mut Ctx<'_>) -> Result<Var<'t>> {
         self.check()?;
         if x.ndim() == 0 || x.shape()[1..] != *self.input_shape() {
             return Err(Error::InputShape {
@@ -60,7 +62,24 @@ impl Sequential {
         keel_runtime::buffers::end_step();
         self.freeze_on(tape);
         let (logits, activation) = self.forward_split(self.input_var(tape, x), ctx);
+        self.apply_updates(ctx.take_updates());
         Ok(activation.apply(logits))
+    }
+
+    /// Assigns the values layers recorded with [`Ctx::record_update`] to their
+    /// non-trainable parameters (moving statistics).
+    pub(crate) fn apply_updates(&mut self, updates: Vec<(keel_autograd::ParamId, Tensor)>) {
+        if updates.is_empty() {
+            return;
+        }
+        let mut updates = updates;
+        for layer in &mut self.layers {
+            for (_, param) in layer.weights_mut() {
+                if let Some(i) = updates.iter().position(|(id, _)| *id == param.id()) {
+                    param.set_value(updates.swap_remove(i).1);
+                }
+            }
+        }
     }
 
     /// The forward pass and the loss of `x` against `y`, its per-sample losses scaled by

@@ -256,9 +256,17 @@ impl Sequential {
     /// `model.weights`. Paths display as `"dense_1/kernel"`, the layer named as `summary()`
     /// names it.
     pub fn named_params(&self) -> Vec<(ParamPath, &Param)> {
+        self.paths_of(|_, layer| layer.weights())
+    }
+
+    /// The parameters `select` picks from each layer (given its position), with their paths.
+    fn paths_of<'a>(
+        &'a self,
+        select: impl Fn(usize, &'a dyn Layer) -> Vec<(&'static str, &'a Param)>,
+    ) -> Vec<(ParamPath, &'a Param)> {
         let mut out = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            for (weight, p) in layer.params() {
+            for (weight, p) in select(i, layer.as_ref()) {
                 out.push((path_of(&self.names, i, layer.kind(), weight), p));
             }
         }
@@ -289,10 +297,10 @@ impl Sequential {
 
     /// The parameters of trainable layers with their paths, in model order.
     pub fn trainable_params(&self) -> Vec<(ParamPath, &Param)> {
-        self.named_params()
-            .into_iter()
-            .filter(|(path, _)| path.layer_index().is_some_and(|i| self.trainable[i]))
-            .collect()
+        self.paths_of(|i, layer| match self.trainable[i] {
+            true => layer.params(),
+            false => Vec::new(),
+        })
     }
 
     /// Records the weights of frozen layers on `tape` as constants, so the backward pass
@@ -387,8 +395,8 @@ fn path_of(names: &[String], index: usize, kind: &str, weight: &str) -> ParamPat
     ParamPath::new(index, layer, weight)
 }
 
-/// The parameters of `layers` by path, only those of trainable layers when `trainable` is
-/// given; a free function so that `fit` can borrow the layers and the optimizer (another
+/// The parameters of `layers` by path: every weight, or only the trainable parameters of
+/// trainable layers when `trainable` is given; a free function so that `fit` can borrow the layers and the optimizer (another
 /// field of the model) at once.
 pub(crate) fn params_of<'a>(
     layers: &'a mut [Box<dyn Layer>],
@@ -401,7 +409,11 @@ pub(crate) fn params_of<'a>(
             continue;
         }
         let kind = layer.kind();
-        for (weight, p) in layer.params_mut() {
+        let params = match trainable {
+            Some(_) => layer.params_mut(),
+            None => layer.weights_mut(),
+        };
+        for (weight, p) in params {
             out.push((path_of(names, i, kind, weight), p));
         }
     }

@@ -35,6 +35,9 @@ type Update = (StepStats, Option<Trigger>, Option<Vec<(ParamPath, f32)>>);
 /// What a step's stages before the update produce.
 struct Backward {
     loss: f32,
+    /// What the forward pass recorded for non-trainable state (moving statistics), applied
+    /// only with the step.
+    updates: Vec<(keel_autograd::ParamId, Tensor)>,
     grads: Gradients,
     output: std::sync::Arc<Tensor>,
 }
@@ -68,6 +71,7 @@ impl Sequential {
         let (stats, trigger, param_norms) = self.update(&mut pass, guard, telemetry)?;
         if trigger.is_none() {
             metrics.update(&pass.output, &batch.y);
+            self.apply_updates(std::mem::take(&mut pass.updates));
         }
         Ok(StepResult {
             loss: pass.loss,
@@ -94,6 +98,7 @@ impl Sequential {
             })?
             .expect("nothing stops the pass");
         Ok(Backward {
+            updates: ctx.take_updates(),
             loss: pass.loss.scalar(),
             grads: pass.loss.backward(),
             output: pass.output.value(),

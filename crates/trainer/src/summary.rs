@@ -28,11 +28,26 @@ fn memory(n: usize) -> String {
 }
 
 fn type_name(kind: &str) -> String {
-    let mut chars = kind.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    // Keras's class name from its snake-case name: "batch_normalization" → "BatchNormalization",
+    // "max_pooling2d" → "MaxPooling2D".
+    kind.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            let head: String = chars
+                .next()
+                .into_iter()
+                .flat_map(char::to_uppercase)
+                .collect();
+            let tail = chars.as_str();
+            match tail
+                .strip_suffix('d')
+                .filter(|t| t.ends_with(|c: char| c.is_ascii_digit()))
+            {
+                Some(stem) => format!("{head}{stem}D"),
+                None => format!("{head}{tail}"),
+            }
+        })
+        .collect()
 }
 
 fn count(params: Vec<(&'static str, &keel_autograd::Param)>) -> usize {

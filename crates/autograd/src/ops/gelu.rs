@@ -95,8 +95,20 @@ mod tests {
         assert_eq!(gelu_derivative(0.0), 0.5);
         assert_eq!(gelu_derivative(20.0), 1.0);
         assert_eq!(gelu_derivative(-20.0), 0.0);
-        // Φ(1) + φ(1) = 0.8413447 + 0.2419707.
-        assert!((gelu_derivative(1.0) - 1.083_315_5).abs() < 1e-6);
+        // Φ(x) + x·φ(x) in double precision, the negative tail included.
+        for (x, want) in [
+            (-12.0, -2.5578956616748956e-31),
+            (-6.0, -3.5468709453902015e-08),
+            (-2.0, -0.0852318010781969),
+            (1.0, 1.0833154705876864),
+        ] {
+            let got = f64::from(gelu_derivative(x));
+            let rel = (got - want).abs() / f64::abs(want);
+            assert!(
+                rel < 1e-6,
+                "gelu'({x}) = {got}, want {want} (relative error {rel})"
+            );
+        }
     }
 
     #[test]

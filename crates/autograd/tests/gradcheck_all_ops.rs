@@ -78,6 +78,9 @@ gradcheck! {
     dense_relu: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Relu);
     dense_sigmoid_no_bias: [signed(&[2, 3], 4), signed(&[3, 4], 5)] => |_, v| v[0].dense(v[1], None, Pointwise::Sigmoid);
     dense_tanh: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Tanh);
+    dense_leaky_relu: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::LeakyRelu { alpha: 0.2 });
+    dense_elu: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Elu { alpha: 1.0 });
+    dense_softplus: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Softplus);
 
     // Element-wise functions.
     sigmoid: [signed(&[2, 3], 6)] => |_, v| v[0].sigmoid();
@@ -89,6 +92,11 @@ gradcheck! {
     relu: [signed(&[2, 3], 8)] => |_, v| v[0].relu();
     leaky_relu: [signed(&[2, 3], 8)] => |_, v| v[0].leaky_relu(0.2);
     tanh: [signed(&[2, 3], 8)] => |_, v| v[0].tanh();
+    elu: [signed(&[2, 3], 8)] => |_, v| v[0].elu(1.0);
+    elu_small_alpha: [signed(&[2, 3], 8)] => |_, v| v[0].elu(0.3);
+    gelu: [signed(&[2, 3], 8)] => |_, v| v[0].gelu();
+    silu: [signed(&[2, 3], 8)] => |_, v| v[0].silu();
+    softplus: [signed(&[2, 3], 8)] => |_, v| v[0].softplus();
     abs: [signed(&[2, 3], 8)] => |_, v| v[0].abs();
     // Values inside and outside the range, each far from a bound.
     clamp: [keel_autograd::tensor(&[2, 3], vec![-1.7, -0.4, 0.1, 0.6, 1.5, 2.2])] => |_, v| v[0].clamp(-1.0, 1.0);

@@ -107,5 +107,8 @@ mod tests {
         check_layer(ActivationLayer::new(Activation::Sigmoid), &[4], &[4], 0);
         check_layer(ActivationLayer::new(Activation::Relu), &[2, 3], &[2, 3], 0);
         check_layer(Softmax::new(), &[5], &[5], 0);
+        for act in Activation::ALL {
+            check_layer(ActivationLayer::new(act), &[3], &[3], 0);
+        }
     }
 }

@@ -131,24 +131,31 @@ impl Dense {
         self
     }
 
-    /// The fused `activation(x @ kernel + bias)` for an element-wise activation; softmax is
-    /// applied after it (or fused into the loss by the trainer).
+    /// The fused `activation(x @ kernel + bias)` for an activation whose derivative follows
+    /// from its output; softmax, GELU and SiLU are applied after it as ops of their own
+    /// (softmax may instead be fused into the loss by the trainer).
     fn fused<'t>(&self, x: Var<'t>, activation: Activation) -> Var<'t> {
         let tape = x.tape();
         let kernel = self.kernel.as_ref().expect("dense: forward before build");
         let bias = self.bias.as_ref().map(|b| tape.param(b));
-        let pointwise = match activation {
-            Activation::Relu => Pointwise::Relu,
-            Activation::Sigmoid => Pointwise::Sigmoid,
-            Activation::Tanh => Pointwise::Tanh,
-            Activation::Linear | Activation::Softmax => Pointwise::Identity,
+        let (pointwise, after) = match activation {
+            Activation::Relu => (Pointwise::Relu, Activation::Linear),
+            Activation::Sigmoid => (Pointwise::Sigmoid, Activation::Linear),
+            Activation::Tanh => (Pointwise::Tanh, Activation::Linear),
+            Activation::LeakyRelu => {
+                let alpha = Activation::LEAKY_RELU_NEGATIVE_SLOPE;
+                (Pointwise::LeakyRelu { alpha }, Activation::Linear)
+            }
+            Activation::Elu => {
+                let alpha = Activation::ELU_ALPHA;
+                (Pointwise::Elu { alpha }, Activation::Linear)
+            }
+            Activation::Softplus => (Pointwise::Softplus, Activation::Linear),
+            Activation::Linear | Activation::Softmax | Activation::Gelu | Activation::Silu => {
+                (Pointwise::Identity, activation)
+            }
         };
-        let y = x.dense(tape.param(kernel), bias, pointwise);
-        if activation == Activation::Softmax {
-            Activation::Softmax.apply(y)
-        } else {
-            y
-        }
+        after.apply(x.dense(tape.param(kernel), bias, pointwise))
     }
 }
 
@@ -293,6 +300,39 @@ mod tests {
             3 * 4 + 4,
         );
         check_layer(Dense::new(2).use_bias(false), &[5], &[2], 10);
+    }
+
+    #[test]
+    fn every_activation_equals_the_affine_output_then_the_activation() {
+        use crate::Mode;
+        use keel_autograd::tensor;
+        let input = tensor(&[2, 3], vec![0.9, -1.4, 0.3, -0.6, 2.1, -1.7]);
+        for act in Activation::ALL {
+            let mut dense = Dense::new(4).activation(act);
+            dense.build(&[3], &mut crate::testing::rng()).unwrap();
+            let tape = Tape::new();
+            let x = tape.var(input.clone());
+            let y = dense.forward(x, &mut Ctx::new(Mode::Train, &mut crate::testing::rng()));
+            let params = dense.params();
+            let z = x.matmul(tape.param(params[0].1)) + tape.param(params[1].1);
+            let pre = z.value();
+            assert!(pre.iter().any(|&v| v < -0.1) && pre.iter().any(|&v| v > 0.1));
+            let want = act.apply(z);
+            let (y_value, want_value) = (y.value(), want.value());
+            let diff = (&*y_value - &*want_value)
+                .mapv(f32::abs)
+                .fold(0.0f32, |m, &d| m.max(d));
+            assert!(diff < 1e-6, "{act:?}: value differs by {diff}");
+            let weights = tape.constant(tensor(&[4], vec![1.0, -0.5, 2.0, 0.25]));
+            let (got, want) = (
+                (y * weights).sum().backward(),
+                (want * weights).sum().backward(),
+            );
+            let diff = (got.get(x).unwrap() - want.get(x).unwrap())
+                .mapv(f32::abs)
+                .fold(0.0f32, |m, &d| m.max(d));
+            assert!(diff < 1e-5, "{act:?}: input gradient differs by {diff}");
+        }
     }
 
     #[test]

@@ -330,3 +330,38 @@ fn load_names_the_file_in_format_errors() {
         "{msg}"
     );
 }
+
+#[test]
+fn activations_are_stored_by_their_index_so_new_ones_come_last() {
+    // Files written before an activation was added must keep decoding to the same ones.
+    let old = ["linear", "relu", "sigmoid", "tanh", "softmax"];
+    for (i, act) in Activation::ALL.into_iter().enumerate() {
+        let bytes = bincode::serde::encode_to_vec(act, bincode::config::standard()).unwrap();
+        assert_eq!(bytes, [i as u8], "{act:?}");
+        if let Some(name) = old.get(i) {
+            assert_eq!(act.name(), *name);
+        }
+    }
+}
+
+#[test]
+fn a_model_with_every_activation_round_trips_with_the_same_predictions() {
+    use keel_data::{Dataset, Targets};
+    use keel_layers::ActivationLayer;
+    let mut model = Sequential::new([3]);
+    for act in Activation::ALL {
+        model = model
+            .add(Dense::new(3).activation(act))
+            .add(ActivationLayer::new(act));
+    }
+    let model = model.seed(11);
+    let x = ndarray::Array2::from_shape_fn((4, 3), |(i, j)| i as f32 - j as f32 * 0.7).into_dyn();
+    let data = Dataset::from_f32(x, Targets::Classes(vec![0, 1, 2, 0])).unwrap();
+    let bytes = model.to_bytes().unwrap();
+    let loaded = Sequential::from_bytes(&bytes).unwrap();
+    assert_eq!(loaded.to_bytes().unwrap(), bytes);
+    assert_eq!(
+        loaded.predict(&data).unwrap(),
+        model.predict(&data).unwrap()
+    );
+}

@@ -5,15 +5,24 @@
 //! gives the kernel gradient `xᵀ G`, the bias gradient `Σ_rows G`, and `G kernelᵀ` for the
 //! input only when the input needs one (never for the batch itself).
 
+use super::elu::elu;
 use super::matmul::{as_2d, product};
 use super::sigmoid::sigmoid;
+use super::softplus::softplus;
 use crate::elementwise::{for_rows, zip3};
 use crate::{Op, Tensor, Var};
 use multiversion::multiversion;
 use ndarray::Axis;
 
 /// An element-wise activation the dense op applies in its own pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Only activations whose derivative follows from their output can be fused (backward keeps
+/// the output, not the pre-activation): GELU and SiLU cannot, and are applied as ops of their
+/// own after an `Identity` dense. Hence `alpha ≥ 0` for `LeakyRelu` and `Elu` (checked by
+/// the op), which keeps the sign of the output that of the input.
+///
+/// Equality compares the `alpha`s bit for bit, so `Pointwise` is `Eq`.
+#[derive(Debug, Clone, Copy)]
 pub enum Pointwise {
     /// `x`.
     Identity,
@@ -23,7 +32,32 @@ pub enum Pointwise {
     Sigmoid,
     /// `tanh(x)`.
     Tanh,
+    /// `x` for `x > 0`, else `alpha · x` ([`Var::leaky_relu`]).
+    LeakyRelu {
+        /// The slope for negative inputs, `≥ 0`.
+        alpha: f32,
+    },
+    /// `x` for `x > 0`, else `alpha · (e^x - 1)` ([`Var::elu`]).
+    Elu {
+        /// The limit of the output as `x → -∞` is `-alpha`; `≥ 0`.
+        alpha: f32,
+    },
+    /// `log(1 + e^x)` ([`Var::softplus`]).
+    Softplus,
 }
+
+impl PartialEq for Pointwise {
+    fn eq(&self, other: &Self) -> bool {
+        use Pointwise::*;
+        match (*self, *other) {
+            (LeakyRelu { alpha: a }, LeakyRelu { alpha: b })
+            | (Elu { alpha: a }, Elu { alpha: b }) => a.to_bits() == b.to_bits(),
+            (a, b) => std::mem::discriminant(&a) == std::mem::discriminant(&b),
+        }
+    }
+}
+
+impl Eq for Pointwise {}
 
 impl Pointwise {
     fn apply(self, z: f32) -> f32 {
@@ -32,6 +66,15 @@ impl Pointwise {
             Pointwise::Relu => z.max(0.0),
             Pointwise::Sigmoid => sigmoid(z),
             Pointwise::Tanh => z.tanh(),
+            Pointwise::LeakyRelu { alpha } => {
+                if z > 0.0 {
+                    z
+                } else {
+                    alpha * z
+                }
+            }
+            Pointwise::Elu { alpha } => elu(z, alpha),
+            Pointwise::Softplus => softplus(z),
         }
     }
 
@@ -42,6 +85,34 @@ impl Pointwise {
             Pointwise::Relu => (y > 0.0) as u8 as f32,
             Pointwise::Sigmoid => y * (1.0 - y),
             Pointwise::Tanh => 1.0 - y * y,
+            // With alpha ≥ 0, y > 0 exactly when x > 0 (at x = 0 the left slope, as the ops).
+            Pointwise::LeakyRelu { alpha } => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    alpha
+                }
+            }
+            // alpha · e^x = y + alpha for x ≤ 0.
+            Pointwise::Elu { alpha } => {
+                if y > 0.0 {
+                    1.0
+                } else {
+                    y + alpha
+                }
+            }
+            // sigmoid(x) = 1 - e^-y, where y = log(1 + e^x).
+            Pointwise::Softplus => -(-y).exp_m1(),
+        }
+    }
+
+    /// Panics on a negative (or NaN) `alpha`, whose slope the output could not give back.
+    fn check(self) {
+        if let Pointwise::LeakyRelu { alpha } | Pointwise::Elu { alpha } = self {
+            assert!(
+                alpha >= 0.0,
+                "dense: {self:?} needs alpha >= 0 to be fused; apply the op after the dense"
+            );
         }
     }
 }
@@ -69,8 +140,9 @@ impl Op for Dense {
             input.shape(),
             kernel.shape()
         );
-        let mut out = product(input, kernel);
         let act = self.activation;
+        act.check();
+        let mut out = product(input, kernel);
         let units = kernel.ncols();
         let bias = x.get(2).map(|bias| {
             assert_eq!(
@@ -177,7 +249,8 @@ impl<'t> Var<'t> {
     /// `activation(self @ kernel + bias)` as one fused op: `[batch, in] -> [batch, out]`.
     ///
     /// # Panics
-    /// If the input is not `[batch, in]`, the kernel not `[in, out]`, or the bias not `[out]`.
+    /// If the input is not `[batch, in]`, the kernel not `[in, out]`, or the bias not `[out]`;
+    /// if a [`Pointwise::LeakyRelu`] or [`Pointwise::Elu`] has a negative `alpha`.
     ///
     /// ```
     /// use keel_autograd::{ops::dense::Pointwise, tensor, Tape};
@@ -222,39 +295,76 @@ mod tests {
         );
     }
 
+    /// Every kind of fused activation.
+    const ALL: [Pointwise; 7] = [
+        Pointwise::Identity,
+        Pointwise::Relu,
+        Pointwise::Sigmoid,
+        Pointwise::Tanh,
+        Pointwise::LeakyRelu { alpha: 0.2 },
+        Pointwise::Elu { alpha: 0.7 },
+        Pointwise::Softplus,
+    ];
+
+    fn unfused(act: Pointwise, z: crate::Var<'_>) -> crate::Var<'_> {
+        match act {
+            Pointwise::Identity => z,
+            Pointwise::Relu => z.relu(),
+            Pointwise::Sigmoid => z.sigmoid(),
+            Pointwise::Tanh => z.tanh(),
+            Pointwise::LeakyRelu { alpha } => z.leaky_relu(alpha),
+            Pointwise::Elu { alpha } => z.elu(alpha),
+            Pointwise::Softplus => z.softplus(),
+        }
+    }
+
+    fn max_abs_diff(a: &crate::Tensor, b: &crate::Tensor) -> f32 {
+        (a - b).mapv(f32::abs).fold(0.0f32, |m, &d| m.max(d))
+    }
+
     #[test]
-    fn value_equals_the_unfused_composition() {
-        for act in [
-            Pointwise::Identity,
-            Pointwise::Relu,
-            Pointwise::Sigmoid,
-            Pointwise::Tanh,
-        ] {
+    fn value_and_gradients_equal_the_unfused_composition() {
+        for act in ALL {
             let tape = Tape::new();
-            let v: Vec<_> = operands().into_iter().map(|t| tape.constant(t)).collect();
-            let fused = v[0].dense(v[1], Some(v[2]), act).value();
-            let z = v[0].matmul(v[1]) + v[2];
-            let unfused = match act {
-                Pointwise::Identity => z,
-                Pointwise::Relu => z.relu(),
-                Pointwise::Sigmoid => z.sigmoid(),
-                Pointwise::Tanh => z.tanh(),
-            };
-            let diff = (&*fused - &*unfused.value())
-                .mapv(f32::abs)
-                .fold(0.0f32, |a, &b| a.max(b));
+            let v: Vec<_> = operands().into_iter().map(|t| tape.var(t)).collect();
+            let fused = v[0].dense(v[1], Some(v[2]), act);
+            let separate = unfused(act, v[0].matmul(v[1]) + v[2]);
+            let diff = max_abs_diff(&fused.value(), &separate.value());
             assert!(diff < 1e-6, "{act:?}: {diff}");
+            // Weighted sums, so each output's gradient differs.
+            let weights = tape.constant(tensor(&[4], vec![1.0, -2.0, 0.5, 3.0]));
+            let (gf, gs) = (
+                (fused * weights).sum().backward(),
+                (separate * weights).sum().backward(),
+            );
+            for (i, &x) in v.iter().enumerate() {
+                let diff = max_abs_diff(gf.get(x).unwrap(), gs.get(x).unwrap());
+                assert!(diff < 1e-5, "{act:?}, operand {i}: {diff}");
+            }
         }
     }
 
     #[test]
+    fn equality_compares_alpha() {
+        let leaky = Pointwise::LeakyRelu { alpha: 0.2 };
+        assert_eq!(leaky, Pointwise::LeakyRelu { alpha: 0.2 });
+        assert_ne!(leaky, Pointwise::LeakyRelu { alpha: 0.3 });
+        assert_ne!(leaky, Pointwise::Elu { alpha: 0.2 });
+        assert_eq!(Pointwise::Softplus, Pointwise::Softplus);
+        assert_ne!(Pointwise::Relu, Pointwise::Identity);
+    }
+
+    #[test]
+    #[should_panic(expected = "needs alpha >= 0")]
+    fn a_negative_alpha_is_not_fused() {
+        let tape = Tape::new();
+        let v: Vec<_> = operands().into_iter().map(|t| tape.constant(t)).collect();
+        v[0].dense(v[1], Some(v[2]), Pointwise::Elu { alpha: -1.0 });
+    }
+
+    #[test]
     fn gradients_match_finite_differences() {
-        for act in [
-            Pointwise::Identity,
-            Pointwise::Relu,
-            Pointwise::Sigmoid,
-            Pointwise::Tanh,
-        ] {
+        for act in ALL {
             check_gradients(
                 |_, v| v[0].dense(v[1], Some(v[2]), act),
                 &operands(),

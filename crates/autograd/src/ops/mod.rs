@@ -7,9 +7,11 @@
 pub mod abs_clamp;
 pub mod binary;
 pub mod binary_cross_entropy;
+pub mod conv2d;
 pub mod dense;
 pub mod dropout;
 pub mod exp;
+mod im2col;
 pub mod log;
 pub mod matmul;
 pub mod mean;
@@ -27,6 +29,7 @@ pub mod sparse_softmax_cross_entropy;
 pub mod sqrt;
 pub mod sum;
 pub mod tanh;
+pub mod window;
 
 /// Panics unless `axis` is an axis of `shape`.
 pub(crate) fn check_axis(op: &str, shape: &[usize], axis: usize) {

@@ -5,15 +5,19 @@
 //! each, next to the primitives they are built from.
 
 pub mod abs_clamp;
+pub mod avg_pool2d;
 pub mod binary;
 pub mod binary_cross_entropy;
 pub mod conv2d;
 pub mod dense;
 pub mod dropout;
 pub mod exp;
+pub mod global_avg_pool2d;
+pub mod global_max_pool2d;
 mod im2col;
 pub mod log;
 pub mod matmul;
+pub mod max_pool2d;
 pub mod mean;
 pub mod mean_squared_error;
 pub mod permute;

@@ -380,6 +380,39 @@ mod tests {
     }
 
     #[test]
+    fn one_and_two_threads_give_identical_bits() {
+        let (x, k, b) = (
+            sample(&[16, 16, 16, 8], 9),
+            sample(&[3, 3, 8, 32], 10),
+            sample(&[32], 11),
+        );
+        let run = |threads: usize| {
+            let runtime = keel_runtime::Runtime::builder()
+                .threads(threads)
+                .build()
+                .unwrap();
+            runtime.install(|| {
+                let tape = Tape::new();
+                let (xv, kv, bv) = (
+                    tape.var(x.clone()),
+                    tape.var(k.clone()),
+                    tape.var(b.clone()),
+                );
+                let relu = Conv2d {
+                    activation: Pointwise::Relu,
+                    padding: Padding::Same,
+                    ..Conv2d::default()
+                };
+                let y = xv.conv2d(kv, Some(bv), relu);
+                let grads = (y * y).sum().backward();
+                let grad = |v| grads.get(v).unwrap().clone();
+                (y.value().as_ref().clone(), grad(xv), grad(kv), grad(bv))
+            })
+        };
+        assert_eq!(run(1), run(2));
+    }
+
+    #[test]
     #[should_panic(
         expected = "conv2d: input [1, 4, 4, 2] [batch, h, w, in] is incompatible with kernel [3, 3, 1, 2]"
     )]

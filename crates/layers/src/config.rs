@@ -1,6 +1,10 @@
 //! The serializable description of a built-in layer: the one registry of layer kinds.
 
-use crate::{Activation, ActivationLayer, Dense, DenseConfig, Dropout, Flatten, Layer, Softmax};
+use crate::{
+    Activation, ActivationLayer, AveragePooling2D, Conv2D, Conv2DConfig, Dense, DenseConfig,
+    Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, MaxPooling2D,
+    Pooling2DConfig, Reshape, Softmax,
+};
 use serde::{Deserialize, Serialize};
 
 /// A built-in layer's configuration, as a checkpoint stores it (Keras `get_config`).
@@ -22,6 +26,21 @@ pub enum LayerConfig {
         /// The activation applied.
         activation: Activation,
     },
+    /// [`Conv2D`].
+    Conv2D(Conv2DConfig),
+    /// [`MaxPooling2D`].
+    MaxPooling2D(Pooling2DConfig),
+    /// [`AveragePooling2D`].
+    AveragePooling2D(Pooling2DConfig),
+    /// [`GlobalAveragePooling2D`].
+    GlobalAveragePooling2D,
+    /// [`GlobalMaxPooling2D`].
+    GlobalMaxPooling2D,
+    /// [`Reshape`].
+    Reshape {
+        /// The per-sample output shape.
+        target_shape: Vec<usize>,
+    },
 }
 
 impl LayerConfig {
@@ -38,6 +57,14 @@ impl LayerConfig {
             LayerConfig::Flatten => Box::new(Flatten::new()),
             LayerConfig::Softmax => Box::new(Softmax::new()),
             LayerConfig::Activation { activation } => Box::new(ActivationLayer::new(*activation)),
+            LayerConfig::Conv2D(config) => Box::new(Conv2D::from_config(config.clone())),
+            LayerConfig::MaxPooling2D(config) => Box::new(MaxPooling2D::from_config(*config)),
+            LayerConfig::AveragePooling2D(config) => {
+                Box::new(AveragePooling2D::from_config(*config))
+            }
+            LayerConfig::GlobalAveragePooling2D => Box::new(GlobalAveragePooling2D::new()),
+            LayerConfig::GlobalMaxPooling2D => Box::new(GlobalMaxPooling2D::new()),
+            LayerConfig::Reshape { target_shape } => Box::new(Reshape::new(target_shape.clone())),
         }
     }
 }

@@ -102,7 +102,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut seconds = history.epoch_seconds().to_vec();
     seconds.sort_by(f64::total_cmp);
     if let Some(median) = seconds.get(seconds.len() / 2) {
-        println!("Median epoch time: {median:.2}s over {} epochs", seconds.len());
+        println!(
+            "Median epoch time: {median:.2}s over {} epochs",
+            seconds.len()
+        );
     }
     let scores = model.evaluate(&mnist.test)?;
     println!("Test loss: {:.4}", scores.get("loss").unwrap_or(f64::NAN));
@@ -145,13 +148,18 @@ mod tests {
     fn the_convnet_has_keras_parameter_count() {
         let model = convnet(0);
         model.check().unwrap();
-        assert!(model.summary_string().contains(" Total params: 34,826 (136.04 KB)"));
+        assert!(model
+            .summary_string()
+            .contains(" Total params: 34,826 (136.04 KB)"));
     }
 
     #[test]
     fn an_output_path_in_a_missing_directory_fails_before_training() {
         let dir = std::env::temp_dir().join("keel-mnist-cnn-example-no-such-dir");
         let msg = check_parent_dir("--save", &dir.join("cnn.keel")).unwrap_err();
-        assert!(msg.contains("--save") && msg.contains("does not exist"), "{msg}");
+        assert!(
+            msg.contains("--save") && msg.contains("does not exist"),
+            "{msg}"
+        );
     }
 }

@@ -162,7 +162,7 @@ mod tests {
         ] {
             check_gradients(
                 |_, v| v[0].avg_pool2d(pool(size, stride, padding)),
-                &[x.clone()],
+                std::slice::from_ref(&x),
                 GradCheck::default(),
             )
             .unwrap_or_else(|e| panic!("{size} {stride} {padding:?}: {e}"));

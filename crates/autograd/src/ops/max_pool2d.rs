@@ -1,8 +1,8 @@
 //! 2-D max pooling over channels-last images.
 //!
 //! Each output is the largest input in its window, per channel; taps in the padding
-//! (`same`) are ignored. Backward routes each output's gradient to the first largest input
-//! of its window (rows, then columns), found again from the input rather than kept.
+//! (`same`) are ignored. Backward routes each output's gradient to the first input of its
+//! window (rows, then columns) equal to the saved maximum.
 
 use super::window::{for_row_chunks, Geometry, Window2d};
 use crate::{Op, Tensor, Var};
@@ -14,45 +14,31 @@ pub struct MaxPool2d {
     pub window: Window2d,
 }
 
-/// Calls `f(out_offset, image_offset_of_max)` for every output position and channel of the
-/// samples starting at `first`, each sample's outputs `out_len` long: the offset of the
-/// first largest input of each window.
-fn for_each_argmax(
+/// Calls `f(out_offset, taps)` for every output position of the samples in `samples`,
+/// `taps` holding the offsets of the inputs in its window (rows, then columns); offsets are
+/// of the first channel, `c` channels follow each.
+fn for_each_window(
     window: &Window2d,
     g: &Geometry,
-    image: &[f32],
     shape: &[usize],
     samples: std::ops::Range<usize>,
-    best: &mut [f32],
-    mut f: impl FnMut(usize, usize),
+    mut f: impl FnMut(usize, &[usize]),
 ) {
     let (h, w, c) = (shape[1], shape[2], shape[3]);
     let (oh, ow) = g.out;
-    let mut at = vec![0usize; c];
+    let mut taps = Vec::with_capacity(window.size.0 * window.size.1);
     for b in samples {
         for oy in 0..oh {
             let rows = window.taps(0, oy, g.pad.0, h);
             for ox in 0..ow {
                 let cols = window.taps(1, ox, g.pad.1, w);
-                best.fill(f32::NEG_INFINITY);
-                at.fill(usize::MAX);
+                taps.clear();
                 for i in rows.first..rows.end {
                     for j in cols.first..cols.end {
-                        let src = ((b * h + rows.at(i)) * w + cols.at(j)) * c;
-                        for ch in 0..c {
-                            let v = image[src + ch];
-                            // Strictly larger keeps the first; a NaN is taken once.
-                            if v > best[ch] || (at[ch] == usize::MAX) {
-                                best[ch] = v;
-                                at[ch] = src + ch;
-                            }
-                        }
+                        taps.push(((b * h + rows.at(i)) * w + cols.at(j)) * c);
                     }
                 }
-                let out = ((b * oh + oy) * ow + ox) * c;
-                for ch in 0..c {
-                    f(out + ch, at[ch]);
-                }
+                f(((b * oh + oy) * ow + ox) * c, &taps);
             }
         }
     }
@@ -67,56 +53,67 @@ impl Op for MaxPool2d {
         let g = self.window.expect_geometry("max_pool2d", shape);
         let image = x[0].as_standard_layout();
         let image = image.as_slice().expect("standard layout");
-        let (oh, ow) = g.out;
-        let c = shape[3];
-        let mut out = crate::pool::tensor_for_overwrite(&[shape[0], oh, ow, c]);
+        let ((oh, ow), c) = (g.out, shape[3]);
         let out_len = oh * ow * c;
+        let mut out = crate::pool::tensor_for_overwrite(&[shape[0], oh, ow, c]);
         let slice = out.as_slice_mut().expect("a fresh tensor");
         for_row_chunks(slice, out_len, |first, chunk| {
-            let mut best = vec![0.0; c];
             let samples = first..first + chunk.len() / out_len;
             let base = first * out_len;
-            for_each_argmax(
-                &self.window,
-                &g,
-                image,
-                shape,
-                samples,
-                &mut best,
-                |o, i| {
-                    chunk[o - base] = image[i];
-                },
-            );
+            for_each_window(&self.window, &g, shape, samples, |o, taps| {
+                let out = &mut chunk[o - base..o - base + c];
+                out.copy_from_slice(&image[taps[0]..taps[0] + c]);
+                for &i in &taps[1..] {
+                    // Strictly larger: the first of equal values is kept.
+                    for (m, &v) in out.iter_mut().zip(&image[i..i + c]) {
+                        if v > *m {
+                            *m = v;
+                        }
+                    }
+                }
+            });
         });
         out
     }
-    fn backward(&self, x: &[&Tensor], _y: &Tensor, grad: &Tensor) -> Vec<Tensor> {
+    fn backward(&self, x: &[&Tensor], y: &Tensor, grad: &Tensor) -> Vec<Tensor> {
         let shape = x[0].shape();
         let g = self.window.expect_geometry("max_pool2d", shape);
         let image = x[0].as_standard_layout();
         let image = image.as_slice().expect("standard layout");
-        let grad = grad.as_standard_layout();
-        let grad = grad.as_slice().expect("standard layout");
+        let (y, grad) = (y.as_standard_layout(), grad.as_standard_layout());
+        let (y, grad) = (
+            y.as_slice().expect("standard layout"),
+            grad.as_slice().expect("standard layout"),
+        );
         let c = shape[3];
         let in_len = shape[1] * shape[2] * c;
         let mut dx = crate::pool::tensor_for_overwrite(shape);
         let slice = dx.as_slice_mut().expect("a fresh tensor");
         for_row_chunks(slice, in_len, |first, chunk| {
             chunk.fill(0.0);
-            let mut best = vec![0.0; c];
             let samples = first..first + chunk.len() / in_len;
             let base = first * in_len;
-            for_each_argmax(
-                &self.window,
-                &g,
-                image,
-                shape,
-                samples,
-                &mut best,
-                |o, i| {
-                    chunk[i - base] += grad[o];
-                },
-            );
+            let mut routed = vec![false; c];
+            for_each_window(&self.window, &g, shape, samples, |o, taps| {
+                routed.fill(false);
+                let (max, grad) = (&y[o..o + c], &grad[o..o + c]);
+                // The gradient goes to the first input equal to the window's maximum.
+                for &i in taps {
+                    let (dx, x) = (&mut chunk[i - base..i - base + c], &image[i..i + c]);
+                    for ((((d, &x), &m), &g), done) in dx
+                        .iter_mut()
+                        .zip(x)
+                        .zip(max)
+                        .zip(grad)
+                        .zip(routed.iter_mut())
+                    {
+                        if !*done && x == m {
+                            *d += g;
+                            *done = true;
+                        }
+                    }
+                }
+            });
         });
         vec![dx]
     }
@@ -195,7 +192,7 @@ mod tests {
         ] {
             check_gradients(
                 |_, v| v[0].max_pool2d(pool(size, stride, padding)),
-                &[x.clone()],
+                std::slice::from_ref(&x),
                 GradCheck::default(),
             )
             .unwrap_or_else(|e| panic!("{size} {stride} {padding:?}: {e}"));

@@ -28,7 +28,8 @@ B = np.array([0.1, -0.2, 0.3], np.float32)
 
 
 def emit(name, arr):
-    vals = [f"{v:.7e}" for v in np.asarray(arr, np.float64).ravel()]
+    # The shortest decimal that reads back as the same f32.
+    vals = [str(v) for v in np.asarray(arr, np.float32).ravel()]
     print(f"const {name}: [f32; {len(vals)}] = [")
     for i in range(0, len(vals), 6):
         print("    " + ", ".join(vals[i:i + 6]) + ",")

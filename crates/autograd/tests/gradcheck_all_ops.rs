@@ -5,7 +5,9 @@
 //! `log`, `sqrt` and `powf` are positive. Probabilities stay in `[0.2, 0.8]`, far from the
 //! clipping of `binary_cross_entropy`.
 
+use keel_autograd::ops::conv2d::Conv2d;
 use keel_autograd::ops::dense::Pointwise;
+use keel_autograd::ops::window::{Padding, Window2d};
 use keel_autograd::{check_gradients, GradCheck, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -27,6 +29,15 @@ fn signed(shape: &[usize], seed: u64) -> Tensor {
 fn uniform(shape: &[usize], lo: f32, hi: f32, seed: u64) -> Tensor {
     let mut rng = StdRng::seed_from_u64(seed);
     Tensor::from_shape_simple_fn(shape, || rng.random_range(lo..hi))
+}
+
+/// Multiples of 0.05 in `[-5, 5)` in a shuffled order (`7919 i mod 200`): distinct in
+/// tensors of up to 200 values, and in the 2x2 windows of the large test below, so no
+/// pooling window has a tie within a central-difference step of its maximum.
+fn distinct(shape: &[usize]) -> Tensor {
+    let len: usize = shape.iter().product();
+    let values = (0..len).map(|i| ((i * 7919) % 200) as f32 * 0.05 - 5.0);
+    Tensor::from_shape_vec(shape, values.collect()).expect("len values")
 }
 
 fn positive(shape: &[usize], seed: u64) -> Tensor {
@@ -81,6 +92,25 @@ gradcheck! {
     dense_leaky_relu: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::LeakyRelu { alpha: 0.2 });
     dense_elu: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Elu { alpha: 1.0 });
     dense_softplus: [signed(&[2, 3], 4), signed(&[3, 4], 5), signed(&[4], 6)] => |_, v| v[0].dense(v[1], Some(v[2]), Pointwise::Softplus);
+
+    // Convolutions (channels last, kernels [kh, kw, in, out]) and pooling.
+    conv2d_valid: [signed(&[2, 5, 6, 2], 25), signed(&[3, 2, 2, 3], 26), signed(&[3], 27)] => |_, v| v[0].conv2d(v[1], Some(v[2]), Conv2d::default());
+    conv2d_same_strides_2_relu: [signed(&[2, 5, 6, 2], 25), signed(&[3, 3, 2, 3], 26), signed(&[3], 27)] => |_, v| {
+        v[0].conv2d(v[1], Some(v[2]), Conv2d { strides: (2, 2), padding: Padding::Same, activation: Pointwise::Relu, ..Conv2d::default() })
+    };
+    conv2d_dilation_2_no_bias: [signed(&[2, 6, 6, 2], 25), signed(&[2, 2, 2, 3], 26)] => |_, v| {
+        v[0].conv2d(v[1], None, Conv2d { dilation: (2, 2), ..Conv2d::default() })
+    };
+    max_pool2d_valid: [distinct(&[2, 4, 6, 3])] => |_, v| v[0].max_pool2d(Window2d { strides: (2, 2), ..Window2d::new((2, 2)) });
+    max_pool2d_same: [distinct(&[2, 5, 5, 3])] => |_, v| {
+        v[0].max_pool2d(Window2d { strides: (2, 2), padding: Padding::Same, ..Window2d::new((3, 3)) })
+    };
+    avg_pool2d_valid: [signed(&[2, 4, 6, 3], 28)] => |_, v| v[0].avg_pool2d(Window2d { strides: (2, 2), ..Window2d::new((2, 2)) });
+    avg_pool2d_same: [signed(&[2, 5, 5, 3], 28)] => |_, v| {
+        v[0].avg_pool2d(Window2d { strides: (2, 2), padding: Padding::Same, ..Window2d::new((3, 3)) })
+    };
+    global_avg_pool2d: [signed(&[2, 3, 4, 3], 29)] => |_, v| v[0].global_avg_pool2d();
+    global_max_pool2d: [distinct(&[2, 3, 4, 3])] => |_, v| v[0].global_max_pool2d();
 
     // Element-wise functions.
     sigmoid: [signed(&[2, 3], 6)] => |_, v| v[0].sigmoid();
@@ -183,6 +213,65 @@ fn products_at_shapes_that_take_every_split_path() {
             .unwrap_or_else(|e| panic!("dense {m}x{k}x{n}: {e}"));
         });
     }
+    if keel_runtime::available_cpus() >= 2 {
+        assert!(runtime.pieces_run_by_helpers() > 0, "no helper ran a piece");
+    } else {
+        eprintln!("skipped the helper check: this process may use one CPU");
+    }
+}
+
+/// Convolution and pooling gradients at shapes large enough that their products are cut
+/// by the runtime's plan (row halves forward, inner-dimension halves for the kernel
+/// gradient) and their gathers, scatters and windows run in pieces, on two threads.
+#[test]
+fn convolutions_and_pools_at_shapes_that_take_the_parallel_paths() {
+    use keel_runtime::plan::{product, ProductCut};
+    let runtime = keel_runtime::Runtime::builder().threads(2).build().unwrap();
+    let cfg = GradCheck {
+        max_elements: Some(24),
+        ..GradCheck::default()
+    };
+    // 8 images of 16x16x8, a 3x3x8x16 kernel: 1568 patch rows of 72.
+    let (rows, patch, filters) = (8 * 14 * 14, 3 * 3 * 8, 16);
+    assert!(matches!(
+        product(rows, patch, filters),
+        ProductCut::Rows { .. }
+    ));
+    assert!(matches!(
+        product(patch, rows, filters),
+        ProductCut::Inner { .. }
+    ));
+    assert!(rows * patch > keel_runtime::plan::ELEMENTWISE_MIN_LEN);
+    let inputs = [
+        signed(&[8, 16, 16, 8], 40),
+        signed(&[3, 3, 8, 16], 41),
+        signed(&[16], 42),
+    ];
+    let relu = Conv2d {
+        activation: Pointwise::Relu,
+        ..Conv2d::default()
+    };
+    let image = distinct(&[16, 32, 32, 4]);
+    let pool = Window2d {
+        strides: (2, 2),
+        ..Window2d::new((2, 2))
+    };
+    runtime.install(|| {
+        check_gradients(|_, v| v[0].conv2d(v[1], Some(v[2]), relu), &inputs, cfg)
+            .unwrap_or_else(|e| panic!("conv2d: {e}"));
+        check_gradients(
+            |_, v| v[0].max_pool2d(pool),
+            std::slice::from_ref(&image),
+            cfg,
+        )
+        .unwrap_or_else(|e| panic!("max_pool2d: {e}"));
+        check_gradients(
+            |_, v| v[0].avg_pool2d(pool),
+            &[signed(&[16, 32, 32, 4], 43)],
+            cfg,
+        )
+        .unwrap_or_else(|e| panic!("avg_pool2d: {e}"));
+    });
     if keel_runtime::available_cpus() >= 2 {
         assert!(runtime.pieces_run_by_helpers() > 0, "no helper ran a piece");
     } else {

@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release -p keel-bench -- w1            # seed model, batch 32, 10 epochs
 //! cargo run --release -p keel-bench -- w2 --epochs 3 # 784-512-512-10, batch 128
+//! cargo run --release -p keel-bench -- w4 --epochs 1 # the MNIST convnet, batch 128
 //! ```
 
 mod workload;
@@ -17,7 +18,7 @@ use workload::Workload;
 #[derive(Parser, Debug)]
 #[command(about)]
 struct Args {
-    /// `w1` (seed model) or `w2` (throughput MLP).
+    /// `w1` (seed model), `w2` (throughput MLP) or `w4` (MNIST convnet).
     workload: Workload,
     /// Override the workload's epoch count.
     #[arg(long)]

@@ -10,12 +10,18 @@ pub enum Workload {
     /// Flatten → Dense(512, relu) → Dropout(0.2) → Dense(512, relu) → Dropout(0.2) →
     /// Dense(10, softmax); batch 128, 3 epochs.
     W2,
+    /// Keras's simple MNIST convnet: Reshape(28, 28, 1) → Conv2D(32, 3×3, relu) →
+    /// MaxPooling2D(2) → Conv2D(64, 3×3, relu) → MaxPooling2D(2) → Flatten → Dropout(0.5) →
+    /// Dense(10, softmax); batch 128, 3 epochs.
+    W4,
 }
 
 /// What a workload trains.
 pub struct Spec {
-    /// Hidden layer widths, each followed by Dropout(0.2).
+    /// Hidden layer widths, each followed by Dropout(0.2) (for the MLPs).
     pub hidden: Vec<usize>,
+    /// Whether this is the convnet W4 (which has no `hidden` widths).
+    pub convnet: bool,
     /// Samples per step.
     pub batch_size: usize,
     /// Default epoch count.
@@ -28,6 +34,7 @@ impl Workload {
         match self {
             Workload::W1 => "w1",
             Workload::W2 => "w2",
+            Workload::W4 => "w4",
         }
     }
 
@@ -36,11 +43,19 @@ impl Workload {
         match self {
             Workload::W1 => Spec {
                 hidden: vec![32],
+                convnet: false,
                 batch_size: 32,
                 epochs: 10,
             },
             Workload::W2 => Spec {
                 hidden: vec![512, 512],
+                convnet: false,
+                batch_size: 128,
+                epochs: 3,
+            },
+            Workload::W4 => Spec {
+                hidden: Vec::new(),
+                convnet: true,
                 batch_size: 128,
                 epochs: 3,
             },
@@ -51,6 +66,9 @@ impl Workload {
 impl Spec {
     /// The workload's model, built through the public API.
     pub fn model(&self, seed: u64) -> Sequential {
+        if self.convnet {
+            return convnet().seed(seed);
+        }
         let mut model = Sequential::new([28, 28]).add(Flatten::new());
         for &units in &self.hidden {
             model = model
@@ -61,4 +79,17 @@ impl Spec {
             .add(Dense::new(10).activation(Activation::Softmax))
             .seed(seed)
     }
+}
+
+/// W4, Keras's "simple MNIST convnet" (34,826 parameters).
+pub fn convnet() -> Sequential {
+    Sequential::new([28, 28])
+        .add(Reshape::new([28, 28, 1]))
+        .add(Conv2D::new(32, (3, 3)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Flatten::new())
+        .add(Dropout::new(0.5))
+        .add(Dense::new(10).activation(Activation::Softmax))
 }

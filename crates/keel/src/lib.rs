@@ -61,8 +61,9 @@ pub mod prelude {
     pub use keel_autograd::{tensor, Tape, Tensor};
     pub use keel_data::{batch_ranges, shuffled_indices, Dataset, Targets};
     pub use keel_layers::{
-        Activation, ActivationLayer, Ctx, Dense, Dropout, Flatten, Initializer, Layer, Mode,
-        Regularizer, Softmax,
+        Activation, ActivationLayer, AveragePooling2D, Conv2D, Ctx, Dense, Dropout, Flatten,
+        GlobalAveragePooling2D, GlobalMaxPooling2D, Initializer, Layer, MaxPooling2D, Mode,
+        Padding, Regularizer, Reshape, Softmax,
     };
     pub use keel_optim::{
         Adagrad, AdamW, Agc, AgcExclude, AutoClip, CosineDecay, CosineDecayRestarts,

@@ -1,8 +1,9 @@
 //! The serializable description of a built-in layer: the one registry of layer kinds.
 
 use crate::{
-    Activation, ActivationLayer, BatchNormConfig, BatchNormalization, Dense, DenseConfig, Dropout,
-    Flatten, Layer, Softmax,
+    Activation, ActivationLayer, AveragePooling2D, BatchNormConfig, BatchNormalization, Conv2D,
+    Conv2DConfig, Dense, DenseConfig, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
+    Layer, MaxPooling2D, Pooling2DConfig, Reshape, Softmax,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,21 @@ pub enum LayerConfig {
     },
     /// [`BatchNormalization`].
     BatchNormalization(BatchNormConfig),
+    /// [`Conv2D`].
+    Conv2D(Conv2DConfig),
+    /// [`MaxPooling2D`].
+    MaxPooling2D(Pooling2DConfig),
+    /// [`AveragePooling2D`].
+    AveragePooling2D(Pooling2DConfig),
+    /// [`GlobalAveragePooling2D`].
+    GlobalAveragePooling2D,
+    /// [`GlobalMaxPooling2D`].
+    GlobalMaxPooling2D,
+    /// [`Reshape`].
+    Reshape {
+        /// The per-sample output shape.
+        target_shape: Vec<usize>,
+    },
 }
 
 impl LayerConfig {
@@ -46,6 +62,14 @@ impl LayerConfig {
             LayerConfig::BatchNormalization(config) => {
                 Box::new(BatchNormalization::from_config(config.clone()))
             }
+            LayerConfig::Conv2D(config) => Box::new(Conv2D::from_config(config.clone())),
+            LayerConfig::MaxPooling2D(config) => Box::new(MaxPooling2D::from_config(*config)),
+            LayerConfig::AveragePooling2D(config) => {
+                Box::new(AveragePooling2D::from_config(*config))
+            }
+            LayerConfig::GlobalAveragePooling2D => Box::new(GlobalAveragePooling2D::new()),
+            LayerConfig::GlobalMaxPooling2D => Box::new(GlobalMaxPooling2D::new()),
+            LayerConfig::Reshape { target_shape } => Box::new(Reshape::new(target_shape.clone())),
         }
     }
 }

@@ -159,23 +159,9 @@ impl Dense {
     }
 }
 
-/// The most weights one dense layer may have: an `f32` buffer of them stays within
+/// The most weights one layer may have: an `f32` buffer of them stays within
 /// `isize::MAX` bytes, the most one allocation can hold.
-const MAX_WEIGHTS: usize = isize::MAX as usize / std::mem::size_of::<f32>();
-
-fn check_initializer(init: Initializer, parameter: &'static str) -> Result<()> {
-    if let Initializer::RandomNormal { mean, stddev } = init {
-        if !(mean.is_finite() && stddev.is_finite() && stddev >= 0.0) {
-            return Err(Error::InvalidArgument {
-                layer: "dense".into(),
-                parameter,
-                expected: "RandomNormal with a finite mean and a finite stddev >= 0",
-                found: format!("mean {mean}, stddev {stddev}"),
-            });
-        }
-    }
-    Ok(())
-}
+pub(crate) const MAX_WEIGHTS: usize = isize::MAX as usize / std::mem::size_of::<f32>();
 
 impl Layer for Dense {
     fn kind(&self) -> &'static str {
@@ -213,8 +199,10 @@ impl Layer for Dense {
                 found: format!("units {} on {features} input features", self.config.units),
             });
         }
-        check_initializer(self.config.kernel_initializer, "kernel_initializer")?;
-        check_initializer(self.config.bias_initializer, "bias_initializer")?;
+        let (kernel_init, bias_init) =
+            (self.config.kernel_initializer, self.config.bias_initializer);
+        kernel_init.validate("dense", "kernel_initializer")?;
+        bias_init.validate("dense", "bias_initializer")?;
         if let Some(r) = self.config.kernel_regularizer {
             r.validate("dense", "kernel_regularizer")?;
         }

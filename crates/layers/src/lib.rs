@@ -1,5 +1,7 @@
-//! Layers for Keel: [`Dense`], [`Dropout`], [`Flatten`], [`Softmax`], [`ActivationLayer`],
-//! and the weight [`Regularizer`]s a `Dense` layer adds to the loss.
+//! Layers for Keel: [`Dense`], [`Dropout`], [`Flatten`], [`Reshape`], [`Softmax`],
+//! [`ActivationLayer`], the image layers [`Conv2D`], [`MaxPooling2D`],
+//! [`AveragePooling2D`], [`GlobalAveragePooling2D`] and [`GlobalMaxPooling2D`] (channels
+//! last), and the weight [`Regularizer`]s a `Dense` or `Conv2D` layer adds to the loss.
 //!
 //! Layers are created unbuilt, as in Keras, and [`Layer::build`] propagates shapes when a
 //! layer is added to a model, so a layer that cannot take its input is an `Err` at build
@@ -22,14 +24,19 @@ mod activation;
 mod activation_layer;
 mod batch_norm;
 mod config;
+mod conv2d;
 mod ctx;
 mod dense;
 mod dropout;
 mod error;
 mod flatten;
+mod global_pooling2d;
+mod image;
 mod initializer;
 mod layer;
+mod pooling2d;
 mod regularizer;
+mod reshape;
 pub mod testing;
 mod weights;
 
@@ -37,12 +44,17 @@ pub use activation::Activation;
 pub use activation_layer::{ActivationLayer, Softmax};
 pub use batch_norm::{BatchNormConfig, BatchNormalization};
 pub use config::LayerConfig;
+pub use conv2d::{Conv2D, Conv2DConfig};
 pub use ctx::{Ctx, Mode};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::Dropout;
 pub use error::{Error, Result};
 pub use flatten::Flatten;
+pub use global_pooling2d::{GlobalAveragePooling2D, GlobalMaxPooling2D};
 pub use initializer::Initializer;
+pub use keel_autograd::ops::window::Padding;
 pub use layer::Layer;
+pub use pooling2d::{AveragePooling2D, MaxPooling2D, Pooling2DConfig};
 pub use regularizer::{Penalty, Regularizer};
+pub use reshape::Reshape;
 pub use weights::weights_mismatch;

@@ -27,27 +27,24 @@ fn memory(n: usize) -> String {
     format!("{size:.2} PB")
 }
 
+/// Keras's class name for a layer kind: each `_`-separated word capitalized, and a
+/// dimension suffix upper-cased (`"max_pooling2d"` is `"MaxPooling2D"`).
 fn type_name(kind: &str) -> String {
-    // Keras's class name from its snake-case name: "batch_normalization" → "BatchNormalization",
-    // "max_pooling2d" → "MaxPooling2D".
-    kind.split('_')
-        .map(|part| {
-            let mut chars = part.chars();
-            let head: String = chars
-                .next()
-                .into_iter()
-                .flat_map(char::to_uppercase)
-                .collect();
-            let tail = chars.as_str();
-            match tail
-                .strip_suffix('d')
-                .filter(|t| t.ends_with(|c: char| c.is_ascii_digit()))
-            {
-                Some(stem) => format!("{head}{stem}D"),
-                None => format!("{head}{tail}"),
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(kind.len());
+    for word in kind.split('_') {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase().chain(chars));
+        }
+    }
+    let dimension = out.len() >= 2
+        && out.ends_with('d')
+        && out[..out.len() - 1].ends_with(|c: char| c.is_ascii_digit());
+    if dimension {
+        out.pop();
+        out.push('D');
+    }
+    out
 }
 
 fn count(params: Vec<(&'static str, &keel_autograd::Param)>) -> usize {
@@ -165,5 +162,21 @@ mod tests {
         assert_eq!(memory(0), "0.00 B");
         assert_eq!(memory(25450), "99.41 KB");
         assert_eq!(memory(1 << 20), "4.00 MB");
+    }
+
+    #[test]
+    fn type_names_are_keras_class_names() {
+        for (kind, name) in [
+            ("dense", "Dense"),
+            ("conv2d", "Conv2D"),
+            ("max_pooling2d", "MaxPooling2D"),
+            ("average_pooling2d", "AveragePooling2D"),
+            ("global_average_pooling2d", "GlobalAveragePooling2D"),
+            ("global_max_pooling2d", "GlobalMaxPooling2D"),
+            ("reshape", "Reshape"),
+            ("", ""),
+        ] {
+            assert_eq!(type_name(kind), name);
+        }
     }
 }

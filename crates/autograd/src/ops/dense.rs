@@ -212,7 +212,7 @@ impl Op for Dense {
 /// `row = activation(row + bias)` for each row of `rows` (rows of `bias.len()` elements, or
 /// of any length when there is no bias).
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-fn bias_then_activation(rows: &mut [f32], bias: Option<&[f32]>, act: Pointwise) {
+pub(crate) fn bias_then_activation(rows: &mut [f32], bias: Option<&[f32]>, act: Pointwise) {
     if rows.is_empty() {
         return; // also a layer of zero units, whose rows `chunks_exact_mut` cannot cut
     }
@@ -237,7 +237,7 @@ fn bias_then_activation(rows: &mut [f32], bias: Option<&[f32]>, act: Pointwise) 
 
 /// `pre = g · activation'(y)`, the derivative taken from the saved output `y`.
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-fn times_derivative(pre: &mut [f32], g: &[f32], y: &[f32], act: Pointwise) {
+pub(crate) fn times_derivative(pre: &mut [f32], g: &[f32], y: &[f32], act: Pointwise) {
     let pairs = pre.iter_mut().zip(g).zip(y);
     match act {
         Pointwise::Relu => pairs.for_each(|((p, &g), &y)| *p = g * f32::from(u8::from(y > 0.0))),

@@ -5,15 +5,21 @@
 //! each, next to the primitives they are built from.
 
 pub mod abs_clamp;
+pub mod avg_pool2d;
 pub mod binary;
 pub mod binary_cross_entropy;
+pub mod conv2d;
 pub mod dense;
 pub mod dropout;
 pub mod elu;
 pub mod exp;
 pub mod gelu;
+pub mod global_avg_pool2d;
+pub mod global_max_pool2d;
+mod im2col;
 pub mod log;
 pub mod matmul;
+pub mod max_pool2d;
 pub mod mean;
 pub mod mean_squared_error;
 pub mod permute;
@@ -31,6 +37,7 @@ pub mod sparse_softmax_cross_entropy;
 pub mod sqrt;
 pub mod sum;
 pub mod tanh;
+pub mod window;
 
 /// Panics unless `axis` is an axis of `shape`.
 pub(crate) fn check_axis(op: &str, shape: &[usize], axis: usize) {

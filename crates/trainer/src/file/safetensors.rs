@@ -29,7 +29,8 @@ impl Sequential {
     /// `dtype` (`"F32"`), `shape` and `data_offsets`, then the little-endian values, tensors
     /// in sorted name order. Names are parameter paths (`"dense_1/kernel"`); a Dense
     /// kernel is `[inputs, units]`, Keras's layout (PyTorch's `Linear.weight` is its
-    /// transpose). When every layer is a built-in one, `__metadata__` holds
+    /// transpose); a Conv2D kernel is `[kh, kw, in, out]`, Keras's layout (PyTorch's
+    /// `Conv2d.weight` is `[out, in, kh, kw]`: permute the axes `(3, 2, 0, 1)`). When every layer is a built-in one, `__metadata__` holds
     /// [`SAFETENSORS_ARCHITECTURE_KEY`]: the input shape and the layer configs as JSON.
     ///
     /// The same weights give the same bytes.

@@ -1,0 +1,428 @@
+//! The fused 2-D convolution: `activation(conv(x, kernel) + bias)` over channels-last
+//! images as one tape node.
+//!
+//! Forward gathers every window into a row of patches (`im2col`) and multiplies the patches
+//! `[batch * out_h * out_w, kh * kw * in]` by the kernel read as `[kh * kw * in, out]`
+//! through [`matmul_into`], so a large convolution is cut by the runtime's one partition
+//! plan and its result does not depend on the thread count. Backward gives the kernel
+//! gradient `patchesᵀ G` (the patches gathered again rather than kept), the bias gradient
+//! `Σ_rows G`, and, only when the input needs one, `G kernelᵀ` added back onto the image
+//! (`col2im`). Patches and the other scratch come from the runtime's buffer arena.
+
+use super::dense::{bias_then_activation, times_derivative, Pointwise};
+use super::im2col::{col2im, im2col, Patches};
+use super::matmul::product;
+use super::window::{Padding, Window2d};
+use crate::elementwise::{for_rows, zip3};
+use crate::{matmul_into, Op, Tensor, Var};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, Ix2};
+use std::borrow::Cow;
+
+/// `activation(conv2d(x, kernel) + bias)` for `x: [batch, h, w, in]`, `kernel: [kh, kw,
+/// in, out]` (Keras's layout), `bias: [out]`; output `[batch, out_h, out_w, out]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2d {
+    /// Steps between windows, `(rows, columns)`.
+    pub strides: (usize, usize),
+    /// The border rule.
+    pub padding: Padding,
+    /// Spacing between kernel taps, `(rows, columns)`.
+    pub dilation: (usize, usize),
+    /// Applied to the affine output.
+    pub activation: Pointwise,
+}
+
+impl Default for Conv2d {
+    /// Unit strides and dilation, `valid` padding, no activation (Keras's defaults).
+    fn default() -> Self {
+        Conv2d {
+            strides: (1, 1),
+            padding: Padding::Valid,
+            dilation: (1, 1),
+            activation: Pointwise::Identity,
+        }
+    }
+}
+
+impl Conv2d {
+    /// The window of a kernel of shape `[kh, kw, ..]`.
+    fn window(&self, kernel: &[usize]) -> Window2d {
+        Window2d {
+            size: (kernel[0], kernel[1]),
+            strides: self.strides,
+            dilation: self.dilation,
+            padding: self.padding,
+        }
+    }
+
+    /// Checks the operands; returns the window and the patch layout.
+    fn layout<'w>(&self, x: &[&Tensor], window: &'w Window2d) -> Patches<'w> {
+        let (image, kernel) = (x[0].shape(), x[1].shape());
+        assert!(
+            kernel.len() == 4 && image.len() == 4 && kernel[2] == image[3],
+            "conv2d: input {image:?} [batch, h, w, in] is incompatible with kernel {kernel:?} \
+             [kh, kw, in, out]"
+        );
+        if let Some(bias) = x.get(2) {
+            assert_eq!(
+                bias.shape(),
+                &[kernel[3]],
+                "conv2d: bias {:?} does not match kernel {kernel:?}",
+                bias.shape()
+            );
+        }
+        let geometry = window.expect_geometry("conv2d", image);
+        Patches {
+            image: [image[0], image[1], image[2], image[3]],
+            window,
+            geometry,
+        }
+    }
+}
+
+/// The kernel `[kh, kw, in, out]` as the matrix `[kh * kw * in, out]`.
+fn kernel_matrix(kernel: &Tensor) -> ArrayView2<'_, f32> {
+    let s = kernel.shape();
+    kernel
+        .view()
+        .into_shape_with_order((s[0] * s[1] * s[2], s[3]))
+        .expect("a standard-layout kernel")
+}
+
+/// The patches of `image` in a pooled buffer (give it back with `recycle_vec`).
+fn gather(p: &Patches<'_>, image: &Tensor) -> Vec<f32> {
+    let image = image.as_standard_layout();
+    let mut patches = crate::pool::take(p.rows() * p.row_len());
+    im2col(p, image.as_slice().expect("standard layout"), &mut patches);
+    patches
+}
+
+/// A standard-layout view of `t` (borrowed when it already is one).
+fn standard(t: &Tensor) -> Cow<'_, Tensor> {
+    if t.is_standard_layout() {
+        Cow::Borrowed(t)
+    } else {
+        Cow::Owned(t.as_standard_layout().into_owned())
+    }
+}
+
+impl Op for Conv2d {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+    fn forward(&self, x: &[&Tensor]) -> Tensor {
+        let window = self.window(x[1].shape());
+        let p = self.layout(x, &window);
+        let filters = x[1].shape()[3];
+        let kernel = standard(x[1]);
+        let patches = gather(&p, x[0]);
+        let (oh, ow) = p.geometry.out;
+        let mut out = crate::pool::tensor_for_overwrite(&[p.image[0], oh, ow, filters]);
+        {
+            let out2 = ArrayViewMut2::from_shape(
+                (p.rows(), filters),
+                out.as_slice_mut().expect("a fresh tensor"),
+            )
+            .expect("rows x filters");
+            let lhs =
+                ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
+            matmul_into(lhs, kernel_matrix(&kernel), out2, false);
+        }
+        crate::pool::recycle_vec(patches);
+        let bias = x.get(2).map(|b| standard(b));
+        let bias = bias
+            .as_ref()
+            .map(|b| b.as_slice().expect("standard layout"));
+        if bias.is_some() || self.activation != Pointwise::Identity {
+            let act = self.activation;
+            let out = out.as_slice_mut().expect("a fresh tensor");
+            for_rows(out, filters, |rows| bias_then_activation(rows, bias, act));
+        }
+        out
+    }
+    fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        let all = vec![true; x.len()];
+        self.backward_needed(x, y, g, &all)
+            .into_iter()
+            .map(|g| g.expect("every gradient was requested"))
+            .collect()
+    }
+    fn backward_needed(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: &Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        let window = self.window(x[1].shape());
+        let p = self.layout(x, &window);
+        let filters = x[1].shape()[3];
+        let act = self.activation;
+        // G = dL/dz, the gradient at the pre-activation, as a [rows, filters] matrix.
+        let g = standard(g);
+        let pre = (act != Pointwise::Identity).then(|| {
+            let mut buf = crate::pool::tensor_for_overwrite(g.shape());
+            let y = y.as_standard_layout();
+            zip3(
+                buf.as_slice_mut().expect("a fresh tensor"),
+                g.as_slice().expect("standard layout"),
+                y.as_slice().expect("standard layout"),
+                |pre, g, y| times_derivative(pre, g, y, act),
+            );
+            buf
+        });
+        let grad = pre.as_ref().unwrap_or(&g);
+        let grad = grad
+            .view()
+            .into_shape_with_order((p.rows(), filters))
+            .expect("the output holds rows x filters")
+            .into_dimensionality::<Ix2>()
+            .expect("rank 2");
+        let kernel = standard(x[1]);
+        let input_grad = needed[0].then(|| {
+            let mut patch_grad = crate::pool::take(p.rows() * p.row_len());
+            let out = ArrayViewMut2::from_shape((p.rows(), p.row_len()), &mut patch_grad)
+                .expect("rows x row_len");
+            matmul_into(grad, kernel_matrix(&kernel).t(), out, false);
+            let mut image_grad = crate::pool::tensor_for_overwrite(x[0].shape());
+            col2im(
+                &p,
+                &patch_grad,
+                image_grad.as_slice_mut().expect("a fresh tensor"),
+            );
+            crate::pool::recycle_vec(patch_grad);
+            image_grad
+        });
+        let kernel_grad = needed[1].then(|| {
+            let patches = gather(&p, x[0]);
+            let lhs =
+                ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
+            let kernel_grad = product(lhs.t(), grad)
+                .into_shape_with_order(x[1].shape())
+                .expect("the kernel's size");
+            crate::pool::recycle_vec(patches);
+            kernel_grad
+        });
+        let mut grads = vec![input_grad, kernel_grad];
+        if x.len() > 2 {
+            grads.push(needed[2].then(|| grad.sum_axis(Axis(0)).into_dyn()));
+        }
+        if let Some(buf) = pre {
+            crate::pool::recycle(buf);
+        }
+        grads
+    }
+}
+
+impl<'t> Var<'t> {
+    /// `activation(conv2d(self, kernel) + bias)` over channels-last images as one fused op:
+    /// `[batch, h, w, in]` with a kernel `[kh, kw, in, out]` (Keras's layout) gives
+    /// `[batch, out_h, out_w, out]`, with the strides, padding and dilation of `conv`.
+    ///
+    /// # Panics
+    /// If the input is not rank 4, the kernel not `[kh, kw, in, out]` for the input's `in`,
+    /// the bias not `[out]`, or the window does not fit the input (layers check this).
+    ///
+    /// ```
+    /// use keel_autograd::ops::{conv2d::Conv2d, window::Padding};
+    /// use keel_autograd::{tensor, Tape};
+    /// let tape = Tape::new();
+    /// // One 3x3 single-channel image and a 2x2 kernel of ones: sums of each 2x2 window.
+    /// let x = tape.constant(tensor(&[1, 3, 3, 1], (1..=9).map(|v| v as f32).collect()));
+    /// let k = tape.constant(tensor(&[2, 2, 1, 1], vec![1.0; 4]));
+    /// let y = x.conv2d(k, None, Conv2d::default());
+    /// assert_eq!(y.shape(), vec![1, 2, 2, 1]);
+    /// assert_eq!(y.value().as_slice().unwrap(), &[12.0, 16.0, 24.0, 28.0]);
+    /// let same = x.conv2d(k, None, Conv2d { padding: Padding::Same, ..Conv2d::default() });
+    /// assert_eq!(same.shape(), vec![1, 3, 3, 1]);
+    /// ```
+    pub fn conv2d(self, kernel: Var<'t>, bias: Option<Var<'t>>, conv: Conv2d) -> Var<'t> {
+        match bias {
+            Some(b) => self.tape().apply(conv, &[self, kernel, b]),
+            None => self.tape().apply(conv, &[self, kernel]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{check_gradients, tensor, GradCheck, Tape};
+
+    /// A direct, loop-by-loop convolution to compare with.
+    fn naive(x: &Tensor, k: &Tensor, conv: Conv2d) -> Tensor {
+        let (s, ks) = (x.shape(), k.shape());
+        let window = conv.window(ks);
+        let g = window.geometry((s[1], s[2])).unwrap();
+        let (oh, ow) = g.out;
+        Tensor::from_shape_fn(vec![s[0], oh, ow, ks[3]], |i| {
+            let (b, oy, ox, f) = (i[0], i[1], i[2], i[3]);
+            let mut sum = 0.0f64;
+            for ki in 0..ks[0] {
+                for kj in 0..ks[1] {
+                    let y =
+                        (oy * conv.strides.0 + ki * conv.dilation.0) as isize - g.pad.0 as isize;
+                    let xx =
+                        (ox * conv.strides.1 + kj * conv.dilation.1) as isize - g.pad.1 as isize;
+                    if y < 0 || xx < 0 || y >= s[1] as isize || xx >= s[2] as isize {
+                        continue;
+                    }
+                    for c in 0..s[3] {
+                        sum += f64::from(x[[b, y as usize, xx as usize, c]] * k[[ki, kj, c, f]]);
+                    }
+                }
+            }
+            sum as f32
+        })
+    }
+
+    fn sample(shape: &[usize], seed: usize) -> Tensor {
+        let len: usize = shape.iter().product();
+        tensor(
+            shape,
+            (0..len)
+                .map(|i| ((i * 37 + seed * 11) % 29) as f32 / 9.0 - 1.5)
+                .collect(),
+        )
+    }
+
+    fn variants() -> Vec<Conv2d> {
+        let d = Conv2d::default();
+        vec![
+            d,
+            Conv2d {
+                padding: Padding::Same,
+                ..d
+            },
+            Conv2d {
+                strides: (2, 2),
+                ..d
+            },
+            Conv2d {
+                strides: (2, 1),
+                padding: Padding::Same,
+                ..d
+            },
+            Conv2d {
+                dilation: (2, 2),
+                ..d
+            },
+            Conv2d {
+                dilation: (1, 2),
+                padding: Padding::Same,
+                ..d
+            },
+        ]
+    }
+
+    #[test]
+    fn values_match_a_direct_convolution() {
+        let (x, k) = (sample(&[2, 6, 7, 3], 1), sample(&[3, 2, 3, 4], 2));
+        for conv in variants() {
+            let tape = Tape::new();
+            let y = tape
+                .constant(x.clone())
+                .conv2d(tape.constant(k.clone()), None, conv);
+            let want = naive(&x, &k, conv);
+            assert_eq!(y.shape(), want.shape(), "{conv:?}");
+            let diff = (&*y.value() - &want)
+                .mapv(f32::abs)
+                .fold(0.0f32, |a, &b| a.max(b));
+            assert!(diff < 1e-4, "{conv:?}: {diff}");
+        }
+    }
+
+    #[test]
+    fn bias_and_relu_are_fused_like_the_unfused_composition() {
+        let (x, k, b) = (
+            sample(&[2, 5, 5, 2], 3),
+            sample(&[3, 3, 2, 3], 4),
+            sample(&[3], 5),
+        );
+        let tape = Tape::new();
+        let (xv, kv, bv) = (tape.constant(x), tape.constant(k), tape.constant(b));
+        let relu = Conv2d {
+            activation: Pointwise::Relu,
+            ..Conv2d::default()
+        };
+        let fused = xv.conv2d(kv, Some(bv), relu).value();
+        let unfused = (xv.conv2d(kv, None, Conv2d::default()) + bv).relu().value();
+        assert_eq!(*fused, *unfused);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let inputs = [
+            sample(&[2, 5, 6, 2], 6),
+            sample(&[3, 2, 2, 3], 7),
+            sample(&[3], 8),
+        ];
+        for conv in variants() {
+            for act in [Pointwise::Identity, Pointwise::Tanh] {
+                let conv = Conv2d {
+                    activation: act,
+                    ..conv
+                };
+                check_gradients(
+                    |_, v| v[0].conv2d(v[1], Some(v[2]), conv),
+                    &inputs,
+                    GradCheck::default(),
+                )
+                .unwrap_or_else(|e| panic!("{conv:?}: {e}"));
+            }
+        }
+        check_gradients(
+            |_, v| v[0].conv2d(v[1], None, Conv2d::default()),
+            &inputs[..2],
+            GradCheck::default(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn one_and_two_threads_give_identical_bits() {
+        let (x, k, b) = (
+            sample(&[16, 16, 16, 8], 9),
+            sample(&[3, 3, 8, 32], 10),
+            sample(&[32], 11),
+        );
+        let run = |threads: usize| {
+            let runtime = keel_runtime::Runtime::builder()
+                .threads(threads)
+                .build()
+                .unwrap();
+            runtime.install(|| {
+                let tape = Tape::new();
+                let (xv, kv, bv) = (
+                    tape.var(x.clone()),
+                    tape.var(k.clone()),
+                    tape.var(b.clone()),
+                );
+                let relu = Conv2d {
+                    activation: Pointwise::Relu,
+                    padding: Padding::Same,
+                    ..Conv2d::default()
+                };
+                let y = xv.conv2d(kv, Some(bv), relu);
+                let grads = (y * y).sum().backward();
+                let grad = |v| grads.get(v).unwrap().clone();
+                (y.value().as_ref().clone(), grad(xv), grad(kv), grad(bv))
+            })
+        };
+        assert_eq!(run(1), run(2));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "conv2d: input [1, 4, 4, 2] [batch, h, w, in] is incompatible with kernel [3, 3, 1, 2]"
+    )]
+    fn mismatched_channels_name_both_shapes() {
+        let tape = Tape::new();
+        let x = tape.constant(sample(&[1, 4, 4, 2], 0));
+        let _ = x.conv2d(
+            tape.constant(sample(&[3, 3, 1, 2], 0)),
+            None,
+            Conv2d::default(),
+        );
+    }
+}

@@ -61,7 +61,8 @@ pub mod prelude {
     pub use keel_autograd::{tensor, Tape, Tensor};
     pub use keel_data::{batch_ranges, shuffled_indices, Dataset, Targets};
     pub use keel_layers::{
-        Activation, ActivationLayer, AveragePooling2D, Conv2D, Ctx, Dense, Dropout, Flatten,
+        Activation, ActivationLayer, AveragePooling2D, BatchNormalization, Conv2D, Ctx, Dense,
+        Dropout, Flatten,
         GlobalAveragePooling2D, GlobalMaxPooling2D, Initializer, Layer, MaxPooling2D, Mode,
         Padding, Regularizer, Reshape, Softmax,
     };
@@ -92,6 +93,10 @@ pub struct ReadmeDoctests;
 
 /// Compiles and runs the snippets of the stability guide (`docs/guide/stability.md`) as doc
 /// tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/guide/convnets.md")]
+pub struct ConvnetGuideDoctests;
+
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/guide/stability.md")]
 pub struct StabilityGuideDoctests;

@@ -140,12 +140,8 @@ fn route_samples(
         let (max, grad) = (&y[o..o + c], &grad[o..o + c]);
         for &i in taps {
             let (dx, x) = (&mut chunk[i - base..i - base + c], &image[i..i + c]);
-            for ((((d, &x), &m), &g), open) in dx
-                .iter_mut()
-                .zip(x)
-                .zip(max)
-                .zip(grad)
-                .zip(open.iter_mut())
+            for ((((d, &x), &m), &g), open) in
+                dx.iter_mut().zip(x).zip(max).zip(grad).zip(open.iter_mut())
             {
                 let hit = *open & (x == m);
                 *d += if hit { g } else { 0.0 };

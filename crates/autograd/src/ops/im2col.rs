@@ -77,6 +77,7 @@ impl Patches<'_> {
 /// `dst = src` for slices of equal length; short runs (a window row of a one-channel
 /// image is a few values) element by element instead of through a `memcpy` call.
 #[inline(always)]
+#[allow(clippy::manual_memcpy)] // the point: no `memcpy` call for a few values
 fn copy(dst: &mut [f32], src: &[f32]) {
     if dst.len() <= 16 {
         for k in 0..dst.len() {

@@ -219,18 +219,18 @@ impl Op for Conv2d {
 /// patch rows are short (9 values for a 3×3 kernel over one channel) and the product has
 /// too few rows for the plan to cut; then, if the plan can cut the transposed product
 /// `Gᵀ patches` (`[filters, row_len]`, halves of its long inner dimension), that one is
-/// computed on the runtime's threads and transposed. The choice depends on the shapes
+/// computed on the runtime's threads, into the transposed view of the result. The choice depends on the shapes
 /// alone, so the bits do not depend on the thread count.
 fn kernel_gradient(patches: ArrayView2<'_, f32>, grad: ArrayView2<'_, f32>) -> Array2<f32> {
     let ((rows, row_len), filters) = (patches.dim(), grad.ncols());
     let serial = |m, n| plan::product(m, rows, n) == plan::ProductCut::Serial;
     if serial(row_len, filters) && !serial(filters, row_len) {
-        let transposed = product(grad.t(), patches);
         let mut out =
             Array2::from_shape_vec((row_len, filters), crate::pool::take(row_len * filters))
                 .expect("row_len * filters elements");
-        out.assign(&transposed.t());
-        crate::pool::recycle_vec(transposed.into_raw_vec_and_offset().0);
+        // Written through the transposed view: no copy, and the GEMM library, which reads
+        // and writes through strides, sees the same problem as for `patchesᵀ G`.
+        matmul_into(grad.t(), patches, out.view_mut().reversed_axes(), false);
         out
     } else {
         product(patches.t(), grad)

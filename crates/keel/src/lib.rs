@@ -62,9 +62,8 @@ pub mod prelude {
     pub use keel_data::{batch_ranges, shuffled_indices, Dataset, Targets};
     pub use keel_layers::{
         Activation, ActivationLayer, AveragePooling2D, BatchNormalization, Conv2D, Ctx, Dense,
-        Dropout, Flatten,
-        GlobalAveragePooling2D, GlobalMaxPooling2D, Initializer, Layer, MaxPooling2D, Mode,
-        Padding, Regularizer, Reshape, Softmax,
+        Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, Initializer, Layer,
+        MaxPooling2D, Mode, Padding, Regularizer, Reshape, Softmax,
     };
     pub use keel_optim::{
         Adagrad, AdamW, Agc, AgcExclude, AutoClip, CosineDecay, CosineDecayRestarts,

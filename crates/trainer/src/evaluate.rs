@@ -11,9 +11,34 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::ops::ControlFlow;
 
-/// Samples per forward pass in `evaluate` and `predict`: large batches amortise per-op cost,
-/// and only the order of summation depends on it.
+/// Samples per forward pass in `evaluate` and `predict` at most: large batches amortise
+/// per-op cost, and only the order of summation depends on it.
 pub(crate) const INFERENCE_BATCH: usize = 1024;
+
+/// The most bytes one layer's output may take in a default inference pass. Past a few
+/// megabytes a pass over a tensor takes a millisecond or more, against microseconds of
+/// per-op cost, so a larger batch saves no time and only holds more memory: a convnet's
+/// first activation is ~86 KB a sample (26×26×32 values), 88 MB at 1024 samples, and the
+/// patches gathered for the next layer larger still.
+const INFERENCE_LAYER_BYTES: usize = 16 << 20;
+
+impl Sequential {
+    /// Samples per forward pass for inference when the caller did not choose:
+    /// `at_most`, fewer when the model's widest layer output would exceed 16 MiB a pass
+    /// (never fewer than 1). An MLP on MNIST keeps 1024; W4's convnet runs 193.
+    pub(crate) fn inference_batch(&self, at_most: usize) -> usize {
+        let widest = self
+            .layer_output_shapes()
+            .iter()
+            .chain([self.input_shape().to_vec()].iter())
+            .map(|shape| shape.iter().product::<usize>())
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let fits = INFERENCE_LAYER_BYTES / (widest * std::mem::size_of::<f32>());
+        at_most.min(fits).max(1)
+    }
+}
 
 impl Sequential {
     /// The loss and every compiled metric on `data`, as Keras's `model.evaluate`, by Keras
@@ -66,12 +91,13 @@ impl Sequential {
         }
         self.check_data(data)?;
         let start = std::time::Instant::now();
+        let batch = self.inference_batch(INFERENCE_BATCH);
         let means = on_runtime(self.runtime_for(None, None)?, || {
-            self.evaluate_means(data, INFERENCE_BATCH)
+            self.evaluate_means(data, batch)
         })?;
         let logs = means.logs("");
         if verbose > 0 {
-            let steps = data.len().div_ceil(INFERENCE_BATCH);
+            let steps = data.len().div_ceil(batch);
             let seconds = start.elapsed().as_secs_f64();
             let line = crate::progress::final_line(steps, seconds, &logs, verbose == 1);
             println!("{line}");
@@ -133,14 +159,15 @@ impl Sequential {
     }
 
     /// The model's outputs for every sample of `data` (targets are ignored): `[n, ..output_shape]`.
-    /// Runs 1024 samples per forward pass; see [`predict_batched`](Sequential::predict_batched)
-    /// to choose.
+    /// Runs up to 1024 samples per forward pass (fewer for models whose layer outputs are
+    /// large, such as convnets: at most 16 MiB a layer); see
+    /// [`predict_batched`](Sequential::predict_batched) to choose.
     ///
     /// # Errors
     /// A layer that could not be built, or data that is empty or whose sample shape does not
     /// match the model's input.
     pub fn predict(&self, data: &Dataset) -> Result<Tensor> {
-        self.predict_batched(data, INFERENCE_BATCH)
+        self.predict_batched(data, self.inference_batch(INFERENCE_BATCH))
     }
 
     /// [`predict`](Sequential::predict) with `batch_size` samples per forward pass, as
@@ -293,4 +320,30 @@ pub fn argmax_rows(outputs: &Tensor) -> Result<Vec<usize>> {
                 .0
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_layers::{Activation, Conv2D, Dense, Flatten, MaxPooling2D, Reshape};
+
+    #[test]
+    fn the_default_inference_batch_shrinks_only_for_wide_activations() {
+        let mlp = Sequential::new([28, 28])
+            .add(Flatten::new())
+            .add(Dense::new(512).activation(Activation::Relu))
+            .add(Dense::new(10));
+        assert_eq!(mlp.inference_batch(INFERENCE_BATCH), INFERENCE_BATCH);
+        let convnet = Sequential::new([28, 28])
+            .add(Reshape::new([28, 28, 1]))
+            .add(Conv2D::new(32, (3, 3)).activation(Activation::Relu))
+            .add(MaxPooling2D::new((2, 2)))
+            .add(Flatten::new())
+            .add(Dense::new(10));
+        // 26 * 26 * 32 values a sample: 16 MiB hold 193 samples.
+        assert_eq!(convnet.inference_batch(INFERENCE_BATCH), 193);
+        assert_eq!(convnet.inference_batch(32), 32);
+        let huge = Sequential::new([4096, 4096]).add(Flatten::new());
+        assert_eq!(huge.inference_batch(INFERENCE_BATCH), 1);
+    }
 }

@@ -351,7 +351,8 @@ impl Run<'_> {
             logs.insert(name, value);
         }
         if let (Some(v), 0) = (&self.validation, (epoch + 1) % self.options.validation_freq) {
-            let scores = model.evaluate_means(v, self.options.validation_batch_size)?;
+            let batch = model.inference_batch(self.options.validation_batch_size);
+            let scores = model.evaluate_means(v, batch)?;
             for (name, value) in scores.logs("val_") {
                 logs.insert(name, value);
             }

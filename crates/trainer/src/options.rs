@@ -39,8 +39,9 @@ pub struct FitOptions<'a> {
     pub seed: u64,
     /// Keras's `verbose`: 0 silent, 1 progress bar, 2 one line per epoch. Defaults to 1.
     pub verbose: u8,
-    /// Samples per batch when validating. Defaults to 1024 (only the summation order
-    /// depends on it).
+    /// Samples per batch when validating, at most: fewer when a layer's output would
+    /// exceed 16 MiB a batch (a convnet's first activation is ~86 KB a sample). Defaults
+    /// to 1024 (only the summation order depends on it).
     pub validation_batch_size: usize,
     /// The epoch to start from (0-based), to resume a run: epochs `initial_epoch..epochs`
     /// run, and the History numbers them so. Defaults to 0.

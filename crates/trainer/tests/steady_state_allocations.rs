@@ -4,7 +4,7 @@
 //! calls, never a tensor) is counted apart, through `keel_autograd::inside_gemm` (the
 //! `alloc-audit` feature).
 
-use keel_layers::{Activation, Dense, Dropout, Flatten};
+use keel_layers::{Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Reshape};
 use keel_optim::{Adam, Clipping};
 use keel_trainer::{FitOptions, Loss, Metric, Sequential};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -86,17 +86,23 @@ fn large_allocations_of_one_epoch(
 }
 
 fn check(hidden: &[usize], batch: usize) {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mnist = keel_data::mnist::load_default().expect("bundled MNIST");
     let mut model = Sequential::new([28, 28]).add(Flatten::new());
     for &units in hidden {
         model = model
             .add(Dense::new(units).activation(Activation::Relu))
             .add(Dropout::new(0.2));
     }
-    let mut model = model.add(Dense::new(10).activation(Activation::Softmax));
+    check_model(
+        model.add(Dense::new(10).activation(Activation::Softmax)),
+        batch,
+    );
+}
+
+fn check_model(mut model: Sequential, batch: usize) {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mnist = keel_data::mnist::load_default().expect("bundled MNIST");
     model
         .compile(
             Adam::new(1e-3).global_clipnorm(1.0),
@@ -131,4 +137,19 @@ fn the_seed_model_steady_state_allocates_nothing_large() {
 #[test]
 fn the_throughput_mlp_steady_state_allocates_nothing_large() {
     check(&[512, 512], 128);
+}
+
+#[test]
+fn the_convnet_steady_state_allocates_nothing_large() {
+    // W4's model (patches, pooling, the transposed first-layer kernel gradient) at batch 32.
+    let model = Sequential::new([28, 28])
+        .add(Reshape::new([28, 28, 1]))
+        .add(Conv2D::new(32, (3, 3)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Flatten::new())
+        .add(Dropout::new(0.5))
+        .add(Dense::new(10).activation(Activation::Softmax));
+    check_model(model, 32);
 }

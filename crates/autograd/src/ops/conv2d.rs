@@ -15,7 +15,8 @@ use super::matmul::product;
 use super::window::{Padding, Window2d};
 use crate::elementwise::{for_rows, zip3};
 use crate::{matmul_into, Op, Tensor, Var};
-use ndarray::{ArrayView2, ArrayViewMut2, Axis, Ix2};
+use keel_runtime::plan;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, Ix2};
 use std::borrow::Cow;
 
 /// `activation(conv2d(x, kernel) + bias)` for `x: [batch, h, w, in]`, `kernel: [kh, kw,
@@ -197,7 +198,7 @@ impl Op for Conv2d {
             let patches = gather(&p, x[0]);
             let lhs =
                 ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
-            let kernel_grad = product(lhs.t(), grad)
+            let kernel_grad = kernel_gradient(lhs, grad)
                 .into_shape_with_order(x[1].shape())
                 .expect("the kernel's size");
             crate::pool::recycle_vec(patches);
@@ -211,6 +212,28 @@ impl Op for Conv2d {
             crate::pool::recycle(buf);
         }
         grads
+    }
+}
+
+/// The kernel gradient `patchesᵀ G` (`[row_len, filters]`). With few input channels the
+/// patch rows are short (9 values for a 3×3 kernel over one channel) and the product has
+/// too few rows for the plan to cut; then, if the plan can cut the transposed product
+/// `Gᵀ patches` (`[filters, row_len]`, halves of its long inner dimension), that one is
+/// computed on the runtime's threads, into the transposed view of the result. The choice depends on the shapes
+/// alone, so the bits do not depend on the thread count.
+fn kernel_gradient(patches: ArrayView2<'_, f32>, grad: ArrayView2<'_, f32>) -> Array2<f32> {
+    let ((rows, row_len), filters) = (patches.dim(), grad.ncols());
+    let serial = |m, n| plan::product(m, rows, n) == plan::ProductCut::Serial;
+    if serial(row_len, filters) && !serial(filters, row_len) {
+        let mut out =
+            Array2::from_shape_vec((row_len, filters), crate::pool::take(row_len * filters))
+                .expect("row_len * filters elements");
+        // Written through the transposed view: no copy, and the GEMM library, which reads
+        // and writes through strides, sees the same problem as for `patchesᵀ G`.
+        matmul_into(grad.t(), patches, out.view_mut().reversed_axes(), false);
+        out
+    } else {
+        product(patches.t(), grad)
     }
 }
 
@@ -381,10 +404,47 @@ mod tests {
 
     #[test]
     fn one_and_two_threads_give_identical_bits() {
+        // Eight input channels; then one (W4's first layer: the kernel gradient is
+        // computed transposed, see `kernel_gradient`).
+        for (image, kernel) in [
+            ([16, 16, 16, 8], [3, 3, 8, 32]),
+            ([8, 30, 30, 1], [3, 3, 1, 32]),
+        ] {
+            same_bits_on_one_and_two_threads(&image, &kernel);
+        }
+    }
+
+    #[test]
+    fn a_kernel_gradient_with_short_patch_rows_is_computed_transposed_and_right() {
+        let (rows, row_len, filters) = (8 * 28 * 28, 9, 32);
+        assert_eq!(
+            plan::product(row_len, rows, filters),
+            plan::ProductCut::Serial
+        );
+        assert_ne!(
+            plan::product(filters, rows, row_len),
+            plan::ProductCut::Serial
+        );
+        let patches = sample(&[rows, row_len], 1)
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        let grad = sample(&[rows, filters], 2)
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        let got = kernel_gradient(patches.view(), grad.view());
+        let want = patches.t().dot(&grad);
+        let diff = (&got - &want).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+        assert!(
+            diff < 1e-2 * want.mapv(f32::abs).fold(1.0f32, |a, &b| a.max(b)),
+            "{diff}"
+        );
+    }
+
+    fn same_bits_on_one_and_two_threads(image: &[usize], kernel: &[usize]) {
         let (x, k, b) = (
-            sample(&[16, 16, 16, 8], 9),
-            sample(&[3, 3, 8, 32], 10),
-            sample(&[32], 11),
+            sample(image, 9),
+            sample(kernel, 10),
+            sample(&[kernel[3]], 11),
         );
         let run = |threads: usize| {
             let runtime = keel_runtime::Runtime::builder()

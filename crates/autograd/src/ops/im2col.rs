@@ -30,47 +30,77 @@ impl Patches<'_> {
         self.image[0] * self.geometry.out.0 * self.geometry.out.1
     }
 
-    /// Calls `f(patch_offset, image_offset)` for every tap of patch row `r` that lies
-    /// inside the image: `channels` values start at each offset.
-    fn for_taps(&self, r: usize, mut f: impl FnMut(usize, usize)) {
+    /// Calls `f(patch_offset, image_offset, len)` for the taps of patch row `r` that lie
+    /// inside the image, `len` values at each offset: a whole row of the window's taps at
+    /// once when its columns are contiguous (dilation 1), else one tap's `channels` values.
+    /// First calls `clipped(state, true)` if the row has taps in the padding.
+    #[inline(always)]
+    fn for_runs<S: ?Sized>(
+        &self,
+        r: usize,
+        state: &mut S,
+        clipped: impl FnOnce(&mut S),
+        mut f: impl FnMut(&mut S, usize, usize, usize),
+    ) {
         let [_, h, w, c] = self.image;
         let (oh, ow) = self.geometry.out;
-        let kw = self.window.size.1;
+        let (kh, kw) = self.window.size;
         let (b, oy, ox) = (r / (oh * ow), (r / ow) % oh, r % ow);
         let rows = self.window.taps(0, oy, self.geometry.pad.0, h);
         let cols = self.window.taps(1, ox, self.geometry.pad.1, w);
+        if rows.count() < kh || cols.count() < kw {
+            clipped(state);
+        }
+        if cols.count() == 0 {
+            return;
+        }
+        let contiguous = self.window.dilation.1 == 1;
         for i in rows.first..rows.end {
-            let y = rows.at(i);
-            for j in cols.first..cols.end {
-                f((i * kw + j) * c, ((b * h + y) * w + cols.at(j)) * c);
+            let image_row = (b * h + rows.at(i)) * w;
+            if contiguous {
+                let j = cols.first;
+                f(
+                    state,
+                    (i * kw + j) * c,
+                    (image_row + cols.at(j)) * c,
+                    cols.count() * c,
+                );
+            } else {
+                for j in cols.first..cols.end {
+                    f(state, (i * kw + j) * c, (image_row + cols.at(j)) * c, c);
+                }
             }
         }
     }
+}
 
-    /// Whether patch row `r` has taps in the padding.
-    fn is_clipped(&self, r: usize) -> bool {
-        let (oh, ow) = self.geometry.out;
-        let (oy, ox) = ((r / ow) % oh, r % ow);
-        let rows = self.window.taps(0, oy, self.geometry.pad.0, self.image[1]);
-        let cols = self.window.taps(1, ox, self.geometry.pad.1, self.image[2]);
-        rows.count() < self.window.size.0 || cols.count() < self.window.size.1
+/// `dst = src` for slices of equal length; short runs (a window row of a one-channel
+/// image is a few values) element by element instead of through a `memcpy` call.
+#[inline(always)]
+#[allow(clippy::manual_memcpy)] // the point: no `memcpy` call for a few values
+fn copy(dst: &mut [f32], src: &[f32]) {
+    if dst.len() <= 16 {
+        for k in 0..dst.len() {
+            dst[k] = src[k];
+        }
+    } else {
+        dst.copy_from_slice(src);
     }
 }
 
 /// Writes every patch of `image` as a row of `out` (`rows() x row_len()`, fully
 /// overwritten).
 pub(crate) fn im2col(p: &Patches<'_>, image: &[f32], out: &mut [f32]) {
-    let (row_len, c) = (p.row_len(), p.image[3]);
+    let row_len = p.row_len();
     debug_assert_eq!(out.len(), p.rows() * row_len);
     for_row_chunks(out, row_len, |first, chunk| {
         for (k, row) in chunk.chunks_exact_mut(row_len).enumerate() {
-            let r = first + k;
-            if p.is_clipped(r) {
-                row.fill(0.0);
-            }
-            p.for_taps(r, |dst, src| {
-                row[dst..dst + c].copy_from_slice(&image[src..src + c]);
-            });
+            p.for_runs(
+                first + k,
+                row,
+                |row| row.fill(0.0),
+                |row, dst, src, len| copy(&mut row[dst..dst + len], &image[src..src + len]),
+            );
         }
     });
 }
@@ -88,12 +118,17 @@ pub(crate) fn col2im(p: &Patches<'_>, patch_grad: &[f32], image_grad: &mut [f32]
         let rows = first * rows_per_sample..(first + chunk.len() / sample_len) * rows_per_sample;
         for r in rows {
             let row = &patch_grad[r * row_len..(r + 1) * row_len];
-            p.for_taps(r, |src, dst| {
-                let dst = dst - base;
-                for (d, &g) in chunk[dst..dst + c].iter_mut().zip(&row[src..src + c]) {
-                    *d += g;
-                }
-            });
+            p.for_runs(
+                r,
+                &mut *chunk,
+                |_| {},
+                |chunk, src, dst, len| {
+                    let dst = dst - base;
+                    for (d, &g) in chunk[dst..dst + len].iter_mut().zip(&row[src..src + len]) {
+                        *d += g;
+                    }
+                },
+            );
         }
     });
 }

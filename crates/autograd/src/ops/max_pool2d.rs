@@ -6,6 +6,7 @@
 
 use super::window::{for_row_chunks, Geometry, Window2d};
 use crate::{Op, Tensor, Var};
+use multiversion::multiversion;
 
 /// `max` over each window of `x: [batch, h, w, channels]`.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +18,7 @@ pub struct MaxPool2d {
 /// Calls `f(out_offset, taps)` for every output position of the samples in `samples`,
 /// `taps` holding the offsets of the inputs in its window (rows, then columns); offsets are
 /// of the first channel, `c` channels follow each.
+#[inline(always)]
 fn for_each_window(
     window: &Window2d,
     g: &Geometry,
@@ -58,20 +60,7 @@ impl Op for MaxPool2d {
         let mut out = crate::pool::tensor_for_overwrite(&[shape[0], oh, ow, c]);
         let slice = out.as_slice_mut().expect("a fresh tensor");
         for_row_chunks(slice, out_len, |first, chunk| {
-            let samples = first..first + chunk.len() / out_len;
-            let base = first * out_len;
-            for_each_window(&self.window, &g, shape, samples, |o, taps| {
-                let out = &mut chunk[o - base..o - base + c];
-                out.copy_from_slice(&image[taps[0]..taps[0] + c]);
-                for &i in &taps[1..] {
-                    // Strictly larger: the first of equal values is kept.
-                    for (m, &v) in out.iter_mut().zip(&image[i..i + c]) {
-                        if v > *m {
-                            *m = v;
-                        }
-                    }
-                }
-            });
+            max_samples(&self.window, &g, shape, first, chunk, image)
         });
         out
     }
@@ -85,38 +74,81 @@ impl Op for MaxPool2d {
             y.as_slice().expect("standard layout"),
             grad.as_slice().expect("standard layout"),
         );
-        let c = shape[3];
-        let in_len = shape[1] * shape[2] * c;
+        let in_len = shape[1] * shape[2] * shape[3];
         let mut dx = crate::pool::tensor_for_overwrite(shape);
         let slice = dx.as_slice_mut().expect("a fresh tensor");
         for_row_chunks(slice, in_len, |first, chunk| {
-            chunk.fill(0.0);
-            let samples = first..first + chunk.len() / in_len;
-            let base = first * in_len;
-            let mut routed = vec![false; c];
-            for_each_window(&self.window, &g, shape, samples, |o, taps| {
-                routed.fill(false);
-                let (max, grad) = (&y[o..o + c], &grad[o..o + c]);
-                // The gradient goes to the first input equal to the window's maximum.
-                for &i in taps {
-                    let (dx, x) = (&mut chunk[i - base..i - base + c], &image[i..i + c]);
-                    for ((((d, &x), &m), &g), done) in dx
-                        .iter_mut()
-                        .zip(x)
-                        .zip(max)
-                        .zip(grad)
-                        .zip(routed.iter_mut())
-                    {
-                        if !*done && x == m {
-                            *d += g;
-                            *done = true;
-                        }
-                    }
-                }
-            });
+            route_samples(&self.window, &g, shape, first, chunk, image, y, grad)
         });
         vec![dx]
     }
+}
+
+/// The maxima of the windows of the samples whose outputs `chunk` holds (from sample
+/// `first` on), all channels of a tap at once: compiled for AVX-512 and AVX2 (chosen at run
+/// time), as the default target has only SSE2.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn max_samples(
+    window: &Window2d,
+    g: &Geometry,
+    shape: &[usize],
+    first: usize,
+    chunk: &mut [f32],
+    image: &[f32],
+) {
+    let c = shape[3];
+    let out_len = g.out.0 * g.out.1 * c;
+    let samples = first..first + chunk.len() / out_len;
+    let base = first * out_len;
+    for_each_window(window, g, shape, samples, |o, taps| {
+        let out = &mut chunk[o - base..o - base + c];
+        out.copy_from_slice(&image[taps[0]..taps[0] + c]);
+        for &i in &taps[1..] {
+            // Strictly larger: the first of equal values is kept.
+            for (m, &v) in out.iter_mut().zip(&image[i..i + c]) {
+                *m = if v > *m { v } else { *m };
+            }
+        }
+    });
+}
+
+/// The input gradient of the samples whose inputs `chunk` holds (from sample `first` on):
+/// each output's gradient goes to the first input of its window equal to the saved maximum
+/// `y`. Branch-free over the channels (a select per channel, not a branch that mispredicts
+/// on every other input), compiled like [`max_samples`].
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+#[allow(clippy::too_many_arguments)]
+fn route_samples(
+    window: &Window2d,
+    g: &Geometry,
+    shape: &[usize],
+    first: usize,
+    chunk: &mut [f32],
+    image: &[f32],
+    y: &[f32],
+    grad: &[f32],
+) {
+    let c = shape[3];
+    let in_len = shape[1] * shape[2] * c;
+    chunk.fill(0.0);
+    let samples = first..first + chunk.len() / in_len;
+    let base = first * in_len;
+    // Whether each channel of the window still has its gradient to hand out.
+    let mut open = vec![false; c];
+    for_each_window(window, g, shape, samples, |o, taps| {
+        open.fill(true);
+        let (max, grad) = (&y[o..o + c], &grad[o..o + c]);
+        for &i in taps {
+            let (dx, x) = (&mut chunk[i - base..i - base + c], &image[i..i + c]);
+            for ((((d, &x), &m), &g), open) in
+                dx.iter_mut().zip(x).zip(max).zip(grad).zip(open.iter_mut())
+            {
+                let hit = *open & (x == m);
+                *d += if hit { g } else { 0.0 };
+                *open &= !hit;
+            }
+        }
+    });
 }
 
 impl<'t> Var<'t> {

@@ -85,7 +85,8 @@ impl Sequential {
         let info = self.output_info(target_kind(data));
         check_classes("confusion_matrix", &info)?;
         let mut tracker = MetricTracker::new(&[], info)?.with_confusion();
-        self.evaluate_into(data, crate::evaluate::INFERENCE_BATCH, &mut tracker)?;
+        let batch = self.inference_batch(crate::evaluate::INFERENCE_BATCH);
+        self.evaluate_into(data, batch, &mut tracker)?;
         Ok(tracker.into_confusion())
     }
 }

@@ -28,7 +28,8 @@ pub struct BatchNormConfig {
 ///
 /// The moving mean and variance are non-trainable weights: counted apart in `summary()`,
 /// saved in every file, restored by the guard's rollback; a step the guard refuses does
-/// not update them.
+/// not update them. A frozen layer (`Sequential::set_trainable(name, false)`) runs in
+/// inference mode even while the model trains, as Keras's does.
 ///
 /// ```
 /// use keel_layers::{BatchNormalization, Layer};
@@ -162,7 +163,13 @@ impl Layer for BatchNormalization {
         let shape = x.shape();
         let c = *shape.last().expect("built for a rank of at least 1");
         let rows = x.reshape(&[x.value().len() / c, c]);
-        let y = match ctx.mode() {
+        // Frozen, it normalizes with its moving statistics and leaves them alone, as Keras's
+        // does since 2.1 (fine-tuning a pretrained model must not shift them).
+        let mode = match ctx.layer_is_frozen() {
+            true => Mode::Eval,
+            false => ctx.mode(),
+        };
+        let y = match mode {
             Mode::Eval => {
                 let mean = tape.param_constant(moving_mean).reshape(&[1, c]);
                 let var = tape.param_constant(moving_var).reshape(&[1, c]);

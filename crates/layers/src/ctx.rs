@@ -17,6 +17,7 @@ pub struct Ctx<'r> {
     mode: Mode,
     rng: &'r mut dyn RngCore,
     updates: Vec<(ParamId, Tensor)>,
+    frozen: bool,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -24,6 +25,7 @@ impl std::fmt::Debug for Ctx<'_> {
         f.debug_struct("Ctx")
             .field("mode", &self.mode)
             .field("updates", &self.updates.len())
+            .field("frozen", &self.frozen)
             .finish_non_exhaustive()
     }
 }
@@ -36,7 +38,22 @@ impl<'r> Ctx<'r> {
             mode,
             rng,
             updates: Vec::new(),
+            frozen: false,
         }
+    }
+
+    /// Whether the layer running now is frozen (its model set it non-trainable). A model
+    /// sets this before each layer's forward pass; a layer whose training behaviour is
+    /// about its own state runs as in inference when frozen, as Keras's
+    /// `BatchNormalization(trainable=False)` does.
+    pub fn layer_is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// Says whether the next layer to run is frozen (see
+    /// [`layer_is_frozen`](Ctx::layer_is_frozen)); set by the model.
+    pub fn set_layer_frozen(&mut self, frozen: bool) {
+        self.frozen = frozen;
     }
 
     /// Records a new value for a non-trainable parameter (a batch normalization's moving

@@ -106,15 +106,18 @@ impl Sequential {
         let mut h = self.input_var(tape, x);
         let last = self.layers.len().saturating_sub(1);
         for (index, layer) in self.layers.iter().enumerate() {
+            ctx.set_layer_frozen(!self.layer_trainable(index));
             h = if index == last {
                 layer.forward_logits(h, ctx)
             } else {
                 layer.forward(h, ctx)
             };
             if inspect(index, h).is_break() {
+                ctx.set_layer_frozen(false);
                 return Ok(None);
             }
         }
+        ctx.set_layer_frozen(false);
         let activation = self.output_activation();
         let per_sample = compiled.loss.per_sample(h, activation, y)?;
         let data_loss = match weights {

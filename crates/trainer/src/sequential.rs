@@ -383,8 +383,14 @@ impl Sequential {
         let Some((last, body)) = self.layers.split_last() else {
             return (x, Activation::Linear);
         };
-        let hidden = body.iter().fold(x, |h, layer| layer.forward(h, ctx));
-        (last.forward_logits(hidden, ctx), last.final_activation())
+        let hidden = body.iter().enumerate().fold(x, |h, (index, layer)| {
+            ctx.set_layer_frozen(!self.layer_trainable(index));
+            layer.forward(h, ctx)
+        });
+        ctx.set_layer_frozen(!self.layer_trainable(body.len()));
+        let output = last.forward_logits(hidden, ctx);
+        ctx.set_layer_frozen(false);
+        (output, last.final_activation())
     }
 }
 

@@ -5,6 +5,7 @@ use keel_data::{Dataset, Targets};
 use keel_layers::{Activation, BatchNormalization, Dense, Flatten};
 use keel_optim::Adam;
 use keel_trainer::{FitOptions, Guard, Loss, Policy, Sequential, StepGradients};
+use rand::SeedableRng;
 
 fn data() -> Dataset {
     let x = ndarray::Array3::from_shape_fn((40, 2, 2), |(i, j, k)| {
@@ -85,4 +86,41 @@ fn a_refused_step_leaves_the_moving_statistics_alone() {
         .gradient_hook(poison);
     model.fit(&data(), options).unwrap();
     assert_eq!(moving(&model), before, "every step was skipped");
+}
+
+#[test]
+fn a_frozen_batch_normalization_runs_in_inference_mode() {
+    let mut model = model();
+    model.set_trainable("batch_normalization", false).unwrap();
+    let before = model
+        .get_layer("batch_normalization")
+        .unwrap()
+        .get_weights();
+    model
+        .fit(
+            &data(),
+            FitOptions::new().epochs(2).batch_size(8).verbose(0),
+        )
+        .unwrap();
+    assert_eq!(
+        model
+            .get_layer("batch_normalization")
+            .unwrap()
+            .get_weights(),
+        before,
+        "neither gamma/beta nor the moving statistics move"
+    );
+    // In training mode too, a frozen layer normalizes with its moving statistics, so a
+    // forward pass in training gives the inference outputs (no dropout in this model).
+    let x = ndarray::ArrayD::from_elem(vec![3, 2, 2], 2.0);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let tape = keel_autograd::Tape::no_grad();
+    let train = model
+        .forward(
+            &tape,
+            x.clone(),
+            &mut keel_layers::Ctx::new(keel_layers::Mode::Train, &mut rng),
+        )
+        .unwrap();
+    assert_eq!(*train.value(), model.predict_samples(x).unwrap());
 }

@@ -1,5 +1,6 @@
 //! A densely connected layer: `activation(x @ kernel + bias)`.
 
+use crate::kernel_bias;
 use crate::{Activation, Ctx, Error, Initializer, Layer, LayerConfig, Regularizer, Result};
 use keel_autograd::ops::dense::Pointwise;
 use keel_autograd::{Param, Tape, Var};
@@ -244,29 +245,19 @@ impl Layer for Dense {
     }
 
     fn params(&self) -> Vec<(&'static str, &Param)> {
-        let kernel = self.kernel.iter().map(|p| ("kernel", p));
-        kernel
-            .chain(self.bias.iter().map(|p| ("bias", p)))
-            .collect()
+        kernel_bias::params(&self.kernel, &self.bias)
     }
 
     fn params_mut(&mut self) -> Vec<(&'static str, &mut Param)> {
-        let kernel = self.kernel.iter_mut().map(|p| ("kernel", p));
-        kernel
-            .chain(self.bias.iter_mut().map(|p| ("bias", p)))
-            .collect()
+        kernel_bias::params_mut(&mut self.kernel, &mut self.bias)
     }
 
     fn regularization_loss<'t>(&self, tape: &'t Tape) -> Option<Var<'t>> {
-        let penalty = |reg: Option<Regularizer>, param: &Option<Param>| {
-            Some(reg?.penalty(tape.param(param.as_ref()?)))
-        };
-        let kernel = penalty(self.config.kernel_regularizer, &self.kernel);
-        let bias = penalty(self.config.bias_regularizer, &self.bias);
-        match (kernel, bias) {
-            (Some(k), Some(b)) => Some(k + b),
-            (k, b) => k.or(b),
-        }
+        kernel_bias::penalty(
+            tape,
+            (self.config.kernel_regularizer, &self.kernel),
+            (self.config.bias_regularizer, &self.bias),
+        )
     }
 
     fn config(&self) -> Option<LayerConfig> {

@@ -33,6 +33,7 @@ mod flatten;
 mod global_pooling2d;
 mod image;
 mod initializer;
+mod kernel_bias;
 mod layer;
 mod pooling2d;
 mod regularizer;

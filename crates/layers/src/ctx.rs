@@ -18,6 +18,7 @@ pub struct Ctx<'r> {
     rng: &'r mut dyn RngCore,
     updates: Vec<(ParamId, Tensor)>,
     frozen: bool,
+    first_row: usize,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -26,6 +27,7 @@ impl std::fmt::Debug for Ctx<'_> {
             .field("mode", &self.mode)
             .field("updates", &self.updates.len())
             .field("frozen", &self.frozen)
+            .field("first_row", &self.first_row)
             .finish_non_exhaustive()
     }
 }
@@ -39,6 +41,7 @@ impl<'r> Ctx<'r> {
             rng,
             updates: Vec::new(),
             frozen: false,
+            first_row: 0,
         }
     }
 
@@ -72,6 +75,20 @@ impl<'r> Ctx<'r> {
     /// The mode of this pass.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Where this pass's batch starts in the batch it is a share of: data-parallel training
+    /// gives each process rows `first_row..` of one global batch, and a stochastic layer
+    /// draws for them what it would draw for those rows of the whole batch (0, the whole
+    /// batch, unless set).
+    pub fn first_row(&self) -> usize {
+        self.first_row
+    }
+
+    /// Says that this pass's batch is rows `first_row..` of a larger batch (see
+    /// [`first_row`](Ctx::first_row)); set by data-parallel `fit`.
+    pub fn set_first_row(&mut self, first_row: usize) {
+        self.first_row = first_row;
     }
 
     /// The random source for stochastic layers.

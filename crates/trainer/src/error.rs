@@ -266,6 +266,25 @@ pub enum Error {
         /// The schedule's name, such as `"cosine_decay"`.
         schedule: &'static str,
     },
+    /// A collective operation of data-parallel training failed: a member of the group
+    /// failed or the group could not communicate.
+    #[error("data-parallel training, rank {rank}, {operation}: {message}")]
+    Collective {
+        /// What the group was doing ("sum the gradients").
+        operation: &'static str,
+        /// This member's rank.
+        rank: usize,
+        /// What went wrong.
+        message: String,
+    },
+    /// The members of a data-parallel group no longer hold the same model.
+    #[error("data-parallel training: the members hold different {what} {when}")]
+    ReplicasDiverged {
+        /// What differs ("the weights").
+        what: &'static str,
+        /// When it was found ("at the end of epoch 3").
+        when: String,
+    },
     /// A training-state checkpoint does not fit the model, compile settings, data, options
     /// or callbacks of the `fit` that resumes from it (Keras's `BackupAndRestore` also needs
     /// the same script).

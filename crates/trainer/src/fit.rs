@@ -5,6 +5,7 @@ mod logs;
 mod resume;
 
 use crate::callbacks::{CallbackList, FitInfo};
+use crate::distributed::DataParallel;
 use crate::file::{EpochState, FitShape};
 use crate::guard::GuardRun;
 use crate::metrics::MetricTracker;
@@ -71,13 +72,33 @@ impl Sequential {
         })
     }
 
-    /// [`fit`](Sequential::fit) with validated options, on the current runtime.
+    /// [`fit`](Sequential::fit) with validated options, on the current runtime; a member of a
+    /// data-parallel group that fails ends the group's run.
     fn fit_on_current_runtime(
         &mut self,
         data: &Dataset,
         mut options: FitOptions<'_>,
         verbosity: Verbosity,
     ) -> Result<History> {
+        let mut parallel = options.data_parallel.take().map(DataParallel::new);
+        let result = self.fit_as_member(data, options, verbosity, &mut parallel);
+        if let (Err(e), Some(p)) = (&result, parallel.as_mut()) {
+            p.group().abort(e);
+        }
+        result
+    }
+
+    /// [`fit`](Sequential::fit) on the current runtime, as a member of `parallel`'s group if
+    /// given (which it hands back when done).
+    fn fit_as_member<'a>(
+        &mut self,
+        data: &Dataset,
+        mut options: FitOptions<'a>,
+        verbosity: Verbosity,
+        parallel: &mut Option<DataParallel<'a>>,
+    ) -> Result<History> {
+        let chief = parallel.as_ref().is_none_or(DataParallel::is_chief);
+        let verbosity = if chief { verbosity } else { Verbosity::Silent };
         if self.compiled.is_none() {
             return Err(Error::NotCompiled { operation: "fit" });
         }
@@ -102,9 +123,16 @@ impl Sequential {
         let steps = options.steps_per_epoch.map_or(batches, |s| s.min(batches));
         let telemetry = EpochTelemetry::new(options.telemetry, self);
         let info = FitInfo {
-            names: logs::log_names(&means, validation.is_some(), &callbacks, &telemetry),
+            names: logs::log_names(
+                &means,
+                validation.is_some(),
+                &callbacks,
+                &telemetry,
+                parallel.is_some(),
+            ),
             epochs: options.epochs,
             steps,
+            rank: parallel.as_ref().map_or(0, DataParallel::rank),
         };
         let shape = FitShape {
             train_samples: train.len(),
@@ -115,9 +143,12 @@ impl Sequential {
         let backup = options.backup.clone();
         let mut resume = options.resume.take();
         if let Some(b) = backup.as_ref().filter(|b| b.restores() && resume.is_none()) {
-            if b.path().exists() {
+            if chief && b.path().exists() {
                 resume = Some(TrainingState::load(b.path())?);
             }
+        }
+        if let Some(p) = parallel.as_mut() {
+            resume = p.broadcast_state(resume)?;
         }
         if let Some(state) = &resume {
             resume::check_shape(state, &shape)?;
@@ -127,7 +158,13 @@ impl Sequential {
             }
         }
         let rng = FitRng::seed_from_u64(options.seed);
+        if let Some(p) = parallel.as_mut() {
+            p.broadcast_weights(self)?;
+            p.check_in_step(self, &rng, || "before training".into())?;
+        }
         let mut run = Run {
+            parallel: parallel.take(),
+            sync: SyncTime::default(),
             threads: keel_runtime::Runtime::with_current(keel_runtime::Runtime::step_tuner),
             guard: GuardRun::new(&options.guard, self),
             epoch_rng: rng.clone(),
@@ -149,9 +186,14 @@ impl Sequential {
             last_logs: Logs::new(),
         };
         let result = run.train(self);
+        *parallel = run.parallel.take();
         let restored = run.guard.finish(self);
         let history = result.and_then(|history| restored.map(|()| history))?;
-        if let Some(b) = run.backup.as_ref().filter(|b| b.deletes_checkpoint()) {
+        if let Some(b) = run
+            .backup
+            .as_ref()
+            .filter(|b| chief && b.deletes_checkpoint())
+        {
             match std::fs::remove_file(b.path()) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(Error::Io {
@@ -190,7 +232,29 @@ pub(crate) struct Run<'a> {
     last_logs: Logs,
     /// Whether steps are shared between threads (see `keel_runtime::StepTuner`).
     threads: keel_runtime::StepTuner,
+    /// This process's group, in data-parallel training.
+    parallel: Option<DataParallel<'a>>,
+    /// The epoch's time in the group's gradient sums.
+    sync: SyncTime,
 }
+
+/// Time spent summing gradients over a data-parallel group, over an epoch's steps.
+#[derive(Debug, Default)]
+struct SyncTime {
+    total: std::time::Duration,
+    steps: u32,
+}
+
+impl SyncTime {
+    /// The mean per step, in milliseconds.
+    fn mean_ms(&self) -> f64 {
+        self.total.as_secs_f64() * 1e3 / f64::from(self.steps.max(1))
+    }
+}
+
+/// The epoch log of a data-parallel run: the mean time per step spent summing gradients
+/// over the group, in milliseconds.
+pub(crate) const SYNC_LOG: &str = "sync_ms";
 
 /// How an epoch ended.
 enum EpochEnd {
@@ -205,26 +269,42 @@ impl Run<'_> {
         CallbackContext::during_fit(model, info, epoch)
     }
 
+    /// Whether training stops: `control` here, or any member's in data-parallel training
+    /// (every member must leave the loop at the same step).
+    fn stops(&mut self, control: Control) -> Result<bool> {
+        let stop = control == Control::Stop;
+        match &mut self.parallel {
+            Some(p) => p.any("decide whether to stop", stop),
+            None => Ok(stop),
+        }
+    }
+
+    /// Whether this process writes files (rank 0 of a data-parallel group).
+    fn is_chief(&self) -> bool {
+        self.parallel.as_ref().is_none_or(DataParallel::is_chief)
+    }
+
     fn train(&mut self, model: &mut Sequential) -> Result<History> {
         let resume = self.resume.take();
         let first = resume
             .as_ref()
             .map_or(self.options.initial_epoch, TrainingState::epoch);
-        let mut stop = self
+        let control = self
             .callbacks
-            .train_begin(&mut Self::ctx(&self.info, model, first))?
-            == Control::Stop;
+            .train_begin(&mut Self::ctx(&self.info, model, first))?;
+        let mut stop = self.stops(control)?;
         let mut inside = match resume {
             Some(state) => self.restore(model, state)?,
             None => None,
         };
         for epoch in first..self.options.epochs {
-            if stop
-                || self
-                    .callbacks
-                    .epoch_begin(epoch, &mut Self::ctx(&self.info, model, epoch))?
-                    == Control::Stop
-            {
+            if stop {
+                break;
+            }
+            let control = self
+                .callbacks
+                .epoch_begin(epoch, &mut Self::ctx(&self.info, model, epoch))?;
+            if self.stops(control)? {
                 break;
             }
             match self.epoch(model, epoch, inside.take())? {
@@ -267,6 +347,7 @@ impl Run<'_> {
             .collect();
         let mut progress =
             EpochProgress::start(self.verbosity, epoch, self.options.epochs, ranges.len());
+        self.sync = SyncTime::default();
         if !resumed {
             self.means.reset();
             self.telemetry.reset();
@@ -281,17 +362,29 @@ impl Run<'_> {
                 b += 1;
                 continue;
             }
+            if let Some(p) = &mut self.parallel {
+                p.group().set_position(epoch, b);
+            }
             let mut ctx = Self::ctx(&self.info, model, epoch);
-            if self.callbacks.batch_begin(b, &mut ctx)? == Control::Stop {
+            let control = self.callbacks.batch_begin(b, &mut ctx)?;
+            if self.stops(control)? {
                 stop = true;
                 break;
             }
-            let indices = &order[ranges[b].clone()];
+            let n = ranges[b].len();
+            // A member trains on its share of the batch; one with no rows (a last batch
+            // smaller than the group) runs the batch's first sample with a weight of 0.
+            let share = match &self.parallel {
+                Some(p) => p.share(n),
+                None => 0..n,
+            };
+            let (first_row, rows) = (share.start, share.len());
+            let taken = if rows == 0 { 0..1 } else { share };
+            let indices = &order[ranges[b].clone()][taken];
             let batch_weights: Option<Vec<f32>> = self
                 .weights
                 .as_ref()
                 .map(|w| indices.iter().map(|&i| w[i]).collect());
-            let n = indices.len();
             let rng_before = self.rng.clone();
             let (train, rng, hooks, means, guard, telemetry) = (
                 &self.train,
@@ -302,11 +395,22 @@ impl Run<'_> {
                 &mut self.telemetry,
             );
             let weights = batch_weights.clone();
+            let share = self.parallel.as_mut().map(|group| crate::step::Share {
+                group,
+                first_row,
+                rows,
+                global: n,
+            });
             self.threads.before_step();
             let started = Instant::now();
             let batch = crate::batching::gather_pooled(train, indices);
-            let step = model.train_step(batch, weights, rng, hooks, means, guard, telemetry)?;
+            let step =
+                model.train_step(batch, weights, rng, hooks, means, guard, telemetry, share)?;
             self.threads.after_step(started.elapsed());
+            if let Some(p) = &self.parallel {
+                self.sync.total += p.last_sync();
+                self.sync.steps += 1;
+            }
             let next = match &step.trigger {
                 None => {
                     self.means.add_loss(step.loss, n);
@@ -335,10 +439,11 @@ impl Run<'_> {
                 logs.extend(self.telemetry.progress_logs());
                 logs
             });
-            if !self.callbacks.is_empty() {
+            if !self.callbacks.is_empty() || self.parallel.is_some() {
                 let logs = self.batch_logs();
                 let mut ctx = Self::ctx(&self.info, model, epoch);
-                if self.callbacks.batch_end(b, &logs, &mut ctx)? == Control::Stop {
+                let control = self.callbacks.batch_end(b, &logs, &mut ctx)?;
+                if self.stops(control)? {
                     stop = true;
                     break;
                 }
@@ -346,9 +451,15 @@ impl Run<'_> {
             self.after_step(model, epoch * self.info.steps + b + 1, epoch, next)?;
             b = next;
         }
+        if let Some(p) = &mut self.parallel {
+            p.sum_metrics(&mut self.means)?;
+        }
         let mut logs = Logs::from(self.means.logs(""));
         for (name, value) in self.telemetry.epoch_logs() {
             logs.insert(name, value);
+        }
+        if self.parallel.is_some() {
+            logs.insert(SYNC_LOG.to_string(), self.sync.mean_ms());
         }
         if let (Some(v), 0) = (&self.validation, (epoch + 1) % self.options.validation_freq) {
             let batch = model.inference_batch(self.options.validation_batch_size);
@@ -360,13 +471,19 @@ impl Run<'_> {
         let seconds = start.elapsed().as_secs_f64();
         progress.steps_done();
         let mut ctx = Self::ctx(&self.info, model, epoch);
-        if self.callbacks.epoch_end(epoch, &mut logs, &mut ctx)? == Control::Stop {
+        let control = self.callbacks.epoch_end(epoch, &mut logs, &mut ctx)?;
+        if self.stops(control)? {
             stop = true;
         }
         progress.finish(logs.as_slice(), seconds);
         self.history.push(epoch, logs.as_slice(), seconds);
         self.last_logs = logs;
         self.after_epoch(model, epoch)?;
+        if let Some(p) = &mut self.parallel {
+            p.check_in_step(model, &self.rng, || {
+                format!("at the end of epoch {}", epoch + 1)
+            })?;
+        }
         Ok(EpochEnd::Completed(stop))
     }
 }

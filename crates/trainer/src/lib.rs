@@ -28,6 +28,7 @@ mod access;
 mod backup;
 mod batching;
 mod callbacks;
+mod distributed;
 mod error;
 mod evaluate;
 mod file;
@@ -52,6 +53,7 @@ pub use callbacks::{
     CSVLogger, Callback, CallbackContext, Control, EarlyStopping, LambdaCallback,
     LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau, TerminateOnNaN,
 };
+pub use distributed::{Collective, ThreadGroup};
 pub use error::{Error, Result};
 pub use evaluate::argmax_rows;
 pub use file::{

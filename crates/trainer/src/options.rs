@@ -2,7 +2,8 @@
 
 use crate::error::invalid_option as invalid;
 use crate::{
-    BackupAndRestore, Callback, GradientHook, Guard, Result, Telemetry, TrainingState, Verbosity,
+    BackupAndRestore, Callback, Collective, GradientHook, Guard, Result, Telemetry, TrainingState,
+    Verbosity,
 };
 use keel_data::Dataset;
 use std::collections::BTreeMap;
@@ -79,6 +80,9 @@ pub struct FitOptions<'a> {
     /// Train on exactly this many threads, on a runtime made for this `fit`. Defaults to
     /// none; [`runtime`](FitOptions::runtime) takes precedence.
     pub threads: Option<usize>,
+    /// Trains as one member of a data-parallel group (see
+    /// [`data_parallel`](FitOptions::data_parallel)). Defaults to none.
+    pub data_parallel: Option<&'a mut dyn Collective>,
 }
 
 impl std::fmt::Debug for FitOptions<'_> {
@@ -108,6 +112,10 @@ impl std::fmt::Debug for FitOptions<'_> {
             )
             .field("runtime", &self.runtime)
             .field("threads", &self.threads)
+            .field(
+                "data_parallel",
+                &self.data_parallel.as_ref().map(|g| (g.rank(), g.size())),
+            )
             .finish()
     }
 }
@@ -136,6 +144,7 @@ impl Default for FitOptions<'_> {
             resume: None,
             runtime: None,
             threads: None,
+            data_parallel: None,
         }
     }
 }
@@ -318,6 +327,28 @@ impl<'a> FitOptions<'a> {
     /// steps on one thread while sharing them measures slower. Zero is an error at `fit`.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
+        self
+    }
+
+    /// Trains as one member of `group`, data parallel (PyTorch's DDP, Keras's
+    /// `MultiWorkerMirroredStrategy`): every member runs the same `fit` and takes its share
+    /// of each batch, and the members' gradients are summed before every update, so all
+    /// hold the same model throughout. `batch_size` is the global batch, split between the
+    /// members; with the same seed the run matches one process's up to the order of sums.
+    ///
+    /// - Member 0's weights are given to all at the start; weights and random state are
+    ///   compared by checksum at the start and after every epoch.
+    /// - The loss, gradients, batch-normalization moving statistics and metrics are the
+    ///   whole batch's; the guard, clipping, callbacks' stop decisions and validation (on
+    ///   every member, of the whole validation set) decide on them identically everywhere.
+    /// - Only member 0 prints progress and writes checkpoints, `CSVLogger` rows and
+    ///   `ModelCheckpoint` files ([`CallbackContext::is_chief`](crate::CallbackContext::is_chief)).
+    /// - An error on one member ends the group's run ([`Collective::abort`]).
+    ///
+    /// `keel-distributed` provides a group over MPI; [`ThreadGroup`](crate::ThreadGroup) one
+    /// between threads.
+    pub fn data_parallel(mut self, group: &'a mut dyn Collective) -> Self {
+        self.data_parallel = Some(group);
         self
     }
 

@@ -15,6 +15,16 @@ use keel_layers::{Ctx, Mode};
 use keel_optim::{Decision, StepStats};
 use std::ops::ControlFlow;
 
+/// A data-parallel member's part of a step: rows `first_row..first_row + rows` of a batch
+/// of `global` rows.
+pub(crate) struct Share<'p, 'a> {
+    pub(crate) group: &'p mut crate::distributed::DataParallel<'a>,
+    pub(crate) first_row: usize,
+    /// 0 for a member with no rows, whose batch is a stand-in that counts nothing.
+    pub(crate) rows: usize,
+    pub(crate) global: usize,
+}
+
 /// What one training step did.
 #[derive(Debug)]
 pub(crate) struct StepResult {
@@ -55,6 +65,9 @@ impl Sequential {
     /// the gradients first; the optimizer then reports the gradient norms, `guard` judges
     /// them (with the loss), and the update is applied only if it finds nothing wrong. An
     /// applied step adds the batch's outputs to `metrics`; the caller adds its loss.
+    ///
+    /// A data-parallel member (`share`) sums the group's gradients, loss and moving-
+    /// statistics updates before the hooks, so every later stage sees the whole batch's.
     #[allow(clippy::too_many_arguments)] // the stages' state, each borrowed apart from `fit`'s run
     pub(crate) fn train_step(
         &mut self,
@@ -65,12 +78,28 @@ impl Sequential {
         metrics: &mut MetricTracker,
         guard: &mut GuardRun,
         telemetry: &mut EpochTelemetry,
+        share: Option<Share<'_, '_>>,
     ) -> Result<StepResult> {
-        let mut pass = self.forward_backward(batch.x, &batch.y, weights, rng)?;
+        let first_row = share.as_ref().map_or(0, |s| s.first_row);
+        let mut pass = self.forward_backward(batch.x, &batch.y, weights, rng, first_row)?;
+        let counts = share.as_ref().is_none_or(|s| s.rows > 0);
+        if let Some(s) = share {
+            let params = self.trainable_params();
+            s.group.sum_step(
+                &params,
+                &mut pass.grads,
+                &mut pass.loss,
+                &mut pass.updates,
+                s.rows,
+                s.global,
+            )?;
+        }
         self.run_hooks(hooks, &mut pass)?;
         let (stats, trigger, param_norms) = self.update(&mut pass, guard, telemetry)?;
         if trigger.is_none() {
-            metrics.update(&pass.output, &batch.y);
+            if counts {
+                metrics.update(&pass.output, &batch.y);
+            }
             self.apply_updates(std::mem::take(&mut pass.updates));
         }
         Ok(StepResult {
@@ -82,16 +111,18 @@ impl Sequential {
     }
 
     /// Stages forward and loss, then backward; the tape is gone when this returns, so the
-    /// update is in place.
+    /// update is in place. `x` is rows `first_row..` of the batch (see [`Ctx::first_row`]).
     fn forward_backward(
         &self,
         x: Tensor,
         y: &keel_data::BatchTargets,
         weights: Option<Vec<f32>>,
         rng: &mut FitRng,
+        first_row: usize,
     ) -> Result<Backward> {
         let tape = Tape::new();
         let mut ctx = Ctx::new(Mode::Train, rng);
+        ctx.set_first_row(first_row);
         let pass = self
             .forward_loss(&tape, x, y, weights, &mut ctx, |_, _| {
                 ControlFlow::Continue(())

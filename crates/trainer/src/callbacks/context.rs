@@ -11,6 +11,8 @@ pub(crate) struct FitInfo {
     pub(crate) epochs: usize,
     /// Batches per epoch (after `steps_per_epoch`).
     pub(crate) steps: usize,
+    /// This process's rank in data-parallel training (0 otherwise).
+    pub(crate) rank: usize,
 }
 
 /// A callback's access to the model being trained and to the run (Keras's `self.model` and
@@ -40,6 +42,7 @@ pub struct CallbackContext<'m> {
     epoch: usize,
     epochs: usize,
     steps: usize,
+    rank: usize,
 }
 
 impl<'m> CallbackContext<'m> {
@@ -52,6 +55,7 @@ impl<'m> CallbackContext<'m> {
             epoch: 0,
             epochs: 0,
             steps: 0,
+            rank: 0,
         }
     }
 
@@ -70,7 +74,20 @@ impl<'m> CallbackContext<'m> {
             epoch,
             epochs: info.epochs,
             steps: info.steps,
+            rank: info.rank,
         }
+    }
+
+    /// This process's rank in data-parallel training
+    /// ([`FitOptions::data_parallel`](crate::FitOptions::data_parallel)); 0 otherwise.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// Whether this process writes files and prints: rank 0 (every process is, outside
+    /// data-parallel training). A callback that writes files writes them only here.
+    pub fn is_chief(&self) -> bool {
+        self.rank == 0
     }
 
     /// The model being trained.

@@ -90,7 +90,10 @@ impl CSVLogger {
 }
 
 impl Callback for CSVLogger {
-    fn on_train_begin(&mut self, _ctx: &mut CallbackContext<'_>) -> Result<Control> {
+    fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_>) -> Result<Control> {
+        if !ctx.is_chief() {
+            return Ok(Control::Continue); // rank 0 writes the file
+        }
         self.file = Some(self.open()?);
         self.keys = None;
         Ok(Control::Continue)
@@ -102,6 +105,9 @@ impl Callback for CSVLogger {
         logs: &mut Logs,
         ctx: &mut CallbackContext<'_>,
     ) -> Result<Control> {
+        if !ctx.is_chief() {
+            return Ok(Control::Continue);
+        }
         if self.file.is_none() {
             self.file = Some(self.open()?); // driven by hand without on_train_begin
         }

@@ -246,15 +246,18 @@ impl Callback for ModelCheckpoint {
             }
             self.best = value;
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        ctx.model().save(&path)?;
-        if self.verbose > 0 {
-            println!("Epoch {}: saved model to {}", epoch + 1, path.display());
+        if ctx.is_chief() {
+            // Rank 0 writes; the others keep the same record of what was saved.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            ctx.model().save(&path)?;
+            if self.verbose > 0 {
+                println!("Epoch {}: saved model to {}", epoch + 1, path.display());
+            }
         }
         self.saved.push(path);
         Ok(Control::Continue)

@@ -43,12 +43,14 @@ impl Run<'_> {
 }
 
 /// Every name the epoch logs can hold, sorted: the training means, the telemetry, their `val_`
-/// twins when validating, and what callbacks add.
+/// twins when validating, what callbacks add, and the gradient-sum time of a data-parallel
+/// run.
 pub(super) fn log_names(
     means: &MetricTracker,
     validating: bool,
     callbacks: &CallbackList<'_>,
     telemetry: &EpochTelemetry,
+    data_parallel: bool,
 ) -> Vec<String> {
     let mut names: Vec<String> = means.logs("").into_iter().map(|(n, _)| n).collect();
     names.extend(telemetry.names());
@@ -56,6 +58,9 @@ pub(super) fn log_names(
         names.extend(means.logs("val_").into_iter().map(|(n, _)| n));
     }
     names.extend(callbacks.logs_added());
+    if data_parallel {
+        names.push(super::SYNC_LOG.to_string());
+    }
     names.sort();
     names.dedup();
     names

@@ -9,7 +9,7 @@ use crate::{Error, Result, SaveFreq, Sequential, TrainingState};
 impl Run<'_> {
     /// Writes a checkpoint if a backup is due after global step `step` (1-based).
     pub(super) fn after_step(
-        &self,
+        &mut self,
         model: &Sequential,
         step: usize,
         epoch: usize,
@@ -22,7 +22,7 @@ impl Run<'_> {
     }
 
     /// Writes a checkpoint if backups are made at the end of every epoch.
-    pub(super) fn after_epoch(&self, model: &Sequential, epoch: usize) -> Result<()> {
+    pub(super) fn after_epoch(&mut self, model: &Sequential, epoch: usize) -> Result<()> {
         match self.backup.as_ref().map(|b| b.frequency()) {
             Some(SaveFreq::Epoch) => self.save(model, epoch + 1, 0, false),
             _ => Ok(()),
@@ -31,7 +31,19 @@ impl Run<'_> {
 
     /// Writes the state from which training goes on at `batch` of `epoch`; `inside` when
     /// that is inside an epoch (the running metrics and the epoch's RNG are then kept).
-    fn save(&self, model: &Sequential, epoch: usize, batch: usize, inside: bool) -> Result<()> {
+    /// In data-parallel training every member calls this and rank 0 writes, with the
+    /// group's running metrics.
+    fn save(&mut self, model: &Sequential, epoch: usize, batch: usize, inside: bool) -> Result<()> {
+        if self.backup.is_none() {
+            return Ok(());
+        }
+        let mut means = self.means.clone();
+        if let (Some(p), true) = (&mut self.parallel, inside) {
+            p.sum_metrics(&mut means)?;
+        }
+        if !self.is_chief() {
+            return Ok(());
+        }
         let Some(backup) = &self.backup else {
             return Ok(());
         };
@@ -48,7 +60,7 @@ impl Run<'_> {
             rng: self.rng.clone(),
             epoch_state: inside.then(|| EpochState {
                 rng_at_start: self.epoch_rng.clone(),
-                means: self.means.clone(),
+                means,
                 telemetry: self.telemetry.clone(),
             }),
             guard: self.guard.state(),
@@ -92,6 +104,11 @@ impl Run<'_> {
                     });
                 }
                 self.means.set_counts_from(&e.means);
+                if !self.is_chief() {
+                    // The checkpoint holds the group's metric counts: rank 0 carries them.
+                    let zeros = vec![0.0; self.means.metric_counts().len()];
+                    self.means.set_metric_counts(&zeros);
+                }
                 Some((record.batch, e))
             }
             None => None,

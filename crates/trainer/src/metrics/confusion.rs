@@ -70,6 +70,11 @@ impl ConfusionMatrix {
         self.counts[truth * self.classes + predicted] += 1;
     }
 
+    /// The counts, row `truth`, column `predicted` (data-parallel `fit` sums them).
+    pub(crate) fn counts_mut(&mut self) -> &mut [u64] {
+        &mut self.counts
+    }
+
     /// Sets every count back to 0, keeping the allocation.
     pub fn reset(&mut self) {
         self.counts.fill(0);

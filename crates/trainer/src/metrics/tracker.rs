@@ -99,6 +99,37 @@ impl MetricTracker {
         }
     }
 
+    /// The counts behind the metrics (not the loss), as one vector: what data-parallel
+    /// members sum. Counts below 2⁵³ are exact in an `f64`.
+    pub(crate) fn metric_counts(&self) -> Vec<f64> {
+        let mut counts = vec![self.samples as f64];
+        for state in &self.states {
+            counts.extend([state.hits as f64, state.total]);
+        }
+        if let Some(confusion) = &self.confusion {
+            let mut confusion = confusion.clone();
+            counts.extend(confusion.counts_mut().iter().map(|&c| c as f64));
+        }
+        counts
+    }
+
+    /// Sets the counts behind the metrics from [`metric_counts`](Self::metric_counts) of
+    /// a tracker of the same metrics.
+    pub(crate) fn set_metric_counts(&mut self, counts: &[f64]) {
+        let mut counts = counts.iter().copied();
+        let mut next = || counts.next().expect("laid out by metric_counts");
+        self.samples = next() as usize;
+        for state in &mut self.states {
+            state.hits = next() as u64;
+            state.total = next();
+        }
+        if let Some(confusion) = &mut self.confusion {
+            for c in confusion.counts_mut() {
+                *c = next() as u64;
+            }
+        }
+    }
+
     /// Adds the mean loss of a batch of `n` samples.
     pub(crate) fn add_loss(&mut self, loss: f32, n: usize) {
         self.loss_sum += f64::from(loss) * n as f64;

@@ -1,0 +1,209 @@
+//! `DataParallel`: what one member of a group does in data-parallel `fit`.
+
+use super::Collective;
+use crate::metrics::MetricTracker;
+use crate::{Error, Result, Sequential};
+use keel_autograd::{Gradients, Param, ParamId, ParamPath, Tensor};
+use std::time::{Duration, Instant};
+
+/// The most values summed in one call: Open MPI's default allreduce allocates per call
+/// above ~32 MiB, so a model's gradients go in buckets of at most 25 MiB.
+const BUCKET_VALUES: usize = 25 * 1024 * 1024 / 4;
+
+/// One member's side of data-parallel training: its share of each batch, and the sums
+/// that keep every member's model identical.
+pub(crate) struct DataParallel<'a> {
+    group: &'a mut dyn Collective,
+    /// The step's gradients, loss and moving-statistics updates, each scaled by this
+    /// member's share of the batch; kept between steps (no allocation once grown).
+    packed: Vec<f32>,
+    /// Time spent in the last step's sums.
+    last_sync: Duration,
+}
+
+impl std::fmt::Debug for DataParallel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataParallel")
+            .field("rank", &self.group.rank())
+            .field("size", &self.group.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> DataParallel<'a> {
+    pub(crate) fn new(group: &'a mut dyn Collective) -> Self {
+        DataParallel {
+            group,
+            packed: Vec::new(),
+            last_sync: Duration::ZERO,
+        }
+    }
+
+    pub(crate) fn rank(&self) -> usize {
+        self.group.rank()
+    }
+
+    /// Member 0, which writes progress, files and checkpoints.
+    pub(crate) fn is_chief(&self) -> bool {
+        self.group.rank() == 0
+    }
+
+    pub(crate) fn group(&mut self) -> &mut dyn Collective {
+        &mut *self.group
+    }
+
+    /// The rows of a global batch of `len` that this member trains on.
+    pub(crate) fn share(&self, len: usize) -> std::ops::Range<usize> {
+        super::share(0, len, self.group.rank(), self.group.size())
+    }
+
+    /// Whether any member says `yes` (a stop decision every member must take together).
+    pub(crate) fn any(&mut self, operation: &'static str, yes: bool) -> Result<bool> {
+        super::any(&mut *self.group, operation, yes)
+    }
+
+    /// The time the last step's gradient sum took.
+    pub(crate) fn last_sync(&self) -> Duration {
+        self.last_sync
+    }
+
+    /// Turns this member's step (means over its `local` rows of a `global`-row batch) into
+    /// the whole batch's: the gradients of `params`, the loss and the recorded moving-
+    /// statistics updates become the sums over the group of each times `local / global`.
+    /// A member with no rows passes `local = 0` (its values, from a stand-in row, count
+    /// nothing). Every member ends with the same bits.
+    pub(crate) fn sum_step(
+        &mut self,
+        params: &[(ParamPath, &Param)],
+        grads: &mut Gradients,
+        loss: &mut f32,
+        updates: &mut [(ParamId, Tensor)],
+        local: usize,
+        global: usize,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let weight = local as f32 / global as f32;
+        self.packed.clear();
+        for (_, param) in params {
+            match grads.by_id(param.id()) {
+                Some(g) => self.packed.extend(g.iter().map(|v| v * weight)),
+                None => self.packed.extend(std::iter::repeat_n(0.0, param.len())),
+            }
+        }
+        for (_, value) in updates.iter() {
+            self.packed.extend(value.iter().map(|v| v * weight));
+        }
+        self.packed.push(*loss * weight);
+        for bucket in self.packed.chunks_mut(BUCKET_VALUES) {
+            self.group.sum_f32("sum the gradients", bucket)?;
+        }
+        let mut sums = self.packed.iter().copied();
+        for (_, param) in params {
+            match grads.by_id_mut(param.id()) {
+                Some(g) => g.iter_mut().zip(sums.by_ref()).for_each(|(v, s)| *v = s),
+                None => {
+                    let values: Vec<f32> = sums.by_ref().take(param.len()).collect();
+                    let shape = param.value().shape().to_vec();
+                    grads.insert(param.id(), keel_autograd::tensor(&shape, values));
+                }
+            }
+        }
+        for (_, value) in updates.iter_mut() {
+            value
+                .iter_mut()
+                .zip(sums.by_ref())
+                .for_each(|(v, s)| *v = s);
+        }
+        *loss = sums.next().expect("the loss was packed last");
+        self.last_sync = started.elapsed();
+        Ok(())
+    }
+
+    /// Member 0's checkpoint to resume from, on every member (`None` if it has none).
+    pub(crate) fn broadcast_state(
+        &mut self,
+        state: Option<crate::TrainingState>,
+    ) -> Result<Option<crate::TrainingState>> {
+        let mut bytes = match (&state, self.is_chief()) {
+            (Some(state), true) => state.to_bytes(),
+            _ => Vec::new(),
+        };
+        self.group
+            .broadcast("broadcast the checkpoint", &mut bytes)?;
+        match bytes.is_empty() {
+            true => Ok(None),
+            false => crate::TrainingState::from_bytes(&bytes).map(Some),
+        }
+    }
+
+    /// Makes every member's weights member 0's.
+    pub(crate) fn broadcast_weights(&mut self, model: &mut Sequential) -> Result<()> {
+        let weights = model.get_weights();
+        let mut bytes = Vec::new();
+        if self.is_chief() {
+            for w in &weights {
+                bytes.extend(w.iter().flat_map(|v| v.to_le_bytes()));
+            }
+        }
+        self.group.broadcast("broadcast the weights", &mut bytes)?;
+        let mut values = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let received: Vec<Tensor> = weights
+            .iter()
+            .map(|w| keel_autograd::tensor(w.shape(), values.by_ref().take(w.len()).collect()))
+            .collect();
+        if values.next().is_some()
+            || bytes.len() != 4 * weights.iter().map(Tensor::len).sum::<usize>()
+        {
+            return Err(Error::ReplicasDiverged {
+                what: "the model's size",
+                when: "before training".into(),
+            });
+        }
+        model.set_weights(received)
+    }
+
+    /// Checks that every member holds the same weights and random state, by checksum.
+    ///
+    /// # Errors
+    /// [`Error::ReplicasDiverged`] when they differ (`when` says at which point).
+    pub(crate) fn check_in_step(
+        &mut self,
+        model: &Sequential,
+        rng: &crate::fit::FitRng,
+        when: impl FnOnce() -> String,
+    ) -> Result<()> {
+        let mut hasher = crc32fast::Hasher::new();
+        for w in model.get_weights() {
+            for v in &w {
+                hasher.update(&v.to_le_bytes());
+            }
+        }
+        let weights = u64::from(hasher.finalize());
+        let rng_state = bincode::serde::encode_to_vec(rng, bincode::config::standard())
+            .expect("a ChaCha state serializes");
+        let rng_sum = u64::from(crc32fast::hash(&rng_state));
+        let (lo, hi) = self
+            .group
+            .min_max("compare the weights", weights << 32 | rng_sum)?;
+        if lo == hi {
+            return Ok(());
+        }
+        let what = if lo >> 32 != hi >> 32 {
+            "the weights"
+        } else {
+            "the random state"
+        };
+        Err(Error::ReplicasDiverged { what, when: when() })
+    }
+
+    /// Replaces this member's metric counts (hits, samples, confusion) with the group's
+    /// sums; the loss is the group's already.
+    pub(crate) fn sum_metrics(&mut self, means: &mut MetricTracker) -> Result<()> {
+        let mut counts = means.metric_counts();
+        self.group.sum_f64("sum the metrics", &mut counts)?;
+        means.set_metric_counts(&counts);
+        Ok(())
+    }
+}

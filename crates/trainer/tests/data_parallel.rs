@@ -1,0 +1,187 @@
+//! Data-parallel `fit` in a `ThreadGroup`: the members end with the same bits, and the run
+//! matches one process's.
+
+mod common;
+use common::{mnist_subset, seed_model};
+use keel_data::Dataset;
+use keel_trainer::{
+    Callback, CallbackContext, Control, Error, FitOptions, History, LambdaCallback, Logs,
+    Telemetry, ThreadGroup,
+};
+
+/// What one member (or the single process) ended with.
+struct Outcome {
+    history: History,
+    /// Every weight's bits, in `get_weights` order.
+    bits: Vec<u32>,
+}
+
+fn bits(model: &keel_trainer::Sequential) -> Vec<u32> {
+    model
+        .get_weights()
+        .iter()
+        .flatten()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+fn options<'a>(batch_size: usize) -> FitOptions<'a> {
+    FitOptions::new()
+        .epochs(2)
+        .batch_size(batch_size)
+        .validation_split(0.1)
+        .seed(5)
+        .verbose(0)
+        .telemetry(Telemetry::Steps)
+        .threads(1)
+}
+
+fn alone(data: &Dataset, batch_size: usize) -> Outcome {
+    let mut model = seed_model(7);
+    let history = model.fit(data, options(batch_size)).expect("fit");
+    let bits = bits(&model);
+    Outcome { history, bits }
+}
+
+/// Trains the seed model on each member of a group of `members` threads. Each member starts
+/// from its own initial weights: rank 0's (those of `alone`) must reach all.
+fn in_group(
+    data: &Dataset,
+    members: usize,
+    batch_size: usize,
+    extra: impl Fn(usize) -> Option<Box<dyn Callback + 'static>> + Sync,
+) -> Vec<keel_trainer::Result<Outcome>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(members)
+            .into_iter()
+            .map(|mut group| {
+                let extra = &extra;
+                s.spawn(move || {
+                    let rank = keel_trainer::Collective::rank(&group);
+                    let mut model = seed_model(7 + 100 * rank as u64);
+                    let mut options = options(batch_size);
+                    if let Some(callback) = extra(rank) {
+                        options.callbacks.push(callback);
+                    }
+                    let history = model.fit(data, options.data_parallel(&mut group))?;
+                    let bits = bits(&model);
+                    Ok(Outcome { history, bits })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn losses(history: &History) -> Vec<f32> {
+    history.steps().iter().map(|s| s.loss).collect()
+}
+
+/// Compares a group's run with one process's: identical members, per-step losses within
+/// `1e-5` relative, and the same validation accuracy up to a sample or two.
+fn check_against_alone(samples: usize, members: usize, batch_size: usize) {
+    let data = mnist_subset(samples);
+    let single = alone(&data, batch_size);
+    let group: Vec<Outcome> = in_group(&data, members, batch_size, |_| None)
+        .into_iter()
+        .map(|r| r.expect("every member trains"))
+        .collect();
+    for member in &group[1..] {
+        assert!(
+            member.bits == group[0].bits,
+            "members hold different models"
+        );
+        assert_eq!(losses(&member.history), losses(&group[0].history));
+    }
+    let (ours, theirs) = (losses(&group[0].history), losses(&single.history));
+    assert_eq!(ours.len(), theirs.len());
+    for (step, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert!(
+            ((a - b) / b).abs() <= 1e-5,
+            "step {step}: loss {a} in the group, {b} alone"
+        );
+    }
+    let accuracy = |h: &History| h.get("val_accuracy").unwrap().to_vec();
+    for (a, b) in accuracy(&group[0].history)
+        .iter()
+        .zip(accuracy(&single.history))
+    {
+        assert!(
+            (a - b).abs() <= 2.0 / (samples as f64 * 0.1),
+            "val_accuracy {a} vs {b}"
+        );
+    }
+    assert!(group[0].history.get("sync_ms").is_some());
+}
+
+#[test]
+fn two_members_train_as_one_process() {
+    // 900 training samples in batches of 32: 28 full batches and one of 4.
+    check_against_alone(1000, 2, 32);
+}
+
+#[test]
+fn a_member_with_no_rows_in_the_last_batch_counts_nothing() {
+    // 897 training samples, batches of 64: the last batch has 1 sample for 3 members.
+    check_against_alone(997, 3, 64);
+}
+
+#[test]
+fn one_member_stopping_stops_every_member_at_the_same_step() {
+    let data = mnist_subset(600);
+    let outcomes = in_group(&data, 2, 32, |rank| {
+        (rank == 1).then(|| {
+            let stop_at_5 = LambdaCallback::new().on_train_batch_end(|batch, _: &Logs| {
+                if batch == 5 {
+                    Control::Stop
+                } else {
+                    Control::Continue
+                }
+            });
+            Box::new(stop_at_5) as Box<dyn Callback>
+        })
+    });
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    for outcome in &outcomes {
+        assert_eq!(outcome.history.steps().len(), 6);
+    }
+    assert!(outcomes[0].bits == outcomes[1].bits);
+}
+
+/// Fails at batch 3.
+#[derive(Debug)]
+struct FailsAtBatch3;
+
+impl Callback for FailsAtBatch3 {
+    fn on_train_batch_end(
+        &mut self,
+        batch: usize,
+        _logs: &Logs,
+        _ctx: &mut CallbackContext<'_>,
+    ) -> keel_trainer::Result<Control> {
+        match batch {
+            3 => Err(Error::InvalidOption {
+                option: "test",
+                expected: "no failure",
+                found: "a failure at batch 3".into(),
+            }),
+            _ => Ok(Control::Continue),
+        }
+    }
+}
+
+#[test]
+fn an_error_on_one_member_ends_every_member_with_an_error() {
+    let data = mnist_subset(600);
+    let outcomes = in_group(&data, 3, 32, |rank| {
+        (rank == 2).then(|| Box::new(FailsAtBatch3) as Box<dyn Callback>)
+    });
+    let errors: Vec<String> = outcomes
+        .into_iter()
+        .map(|r| r.err().expect("every member fails").to_string())
+        .collect();
+    assert!(errors[2].contains("a failure at batch 3"), "{}", errors[2]);
+    for e in &errors[..2] {
+        assert!(e.contains("rank 2 failed"), "{e}");
+    }
+}

@@ -82,7 +82,7 @@ pub struct FitOptions<'a> {
     pub threads: Option<usize>,
     /// Trains as one member of a data-parallel group (see
     /// [`data_parallel`](FitOptions::data_parallel)). Defaults to none.
-    pub data_parallel: Option<&'a mut dyn Collective>,
+    pub data_parallel: Option<&'a mut (dyn Collective + 'static)>,
 }
 
 impl std::fmt::Debug for FitOptions<'_> {
@@ -347,7 +347,7 @@ impl<'a> FitOptions<'a> {
     ///
     /// `keel-distributed` provides a group over MPI; [`ThreadGroup`](crate::ThreadGroup) one
     /// between threads.
-    pub fn data_parallel(mut self, group: &'a mut dyn Collective) -> Self {
+    pub fn data_parallel(mut self, group: &'a mut (dyn Collective + 'static)) -> Self {
         self.data_parallel = Some(group);
         self
     }

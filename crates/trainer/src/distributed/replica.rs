@@ -13,7 +13,7 @@ const BUCKET_VALUES: usize = 25 * 1024 * 1024 / 4;
 /// One member's side of data-parallel training: its share of each batch, and the sums
 /// that keep every member's model identical.
 pub(crate) struct DataParallel<'a> {
-    group: &'a mut dyn Collective,
+    group: &'a mut (dyn Collective + 'static),
     /// The step's gradients, loss and moving-statistics updates, each scaled by this
     /// member's share of the batch; kept between steps (no allocation once grown).
     packed: Vec<f32>,
@@ -31,7 +31,7 @@ impl std::fmt::Debug for DataParallel<'_> {
 }
 
 impl<'a> DataParallel<'a> {
-    pub(crate) fn new(group: &'a mut dyn Collective) -> Self {
+    pub(crate) fn new(group: &'a mut (dyn Collective + 'static)) -> Self {
         DataParallel {
             group,
             packed: Vec::new(),

@@ -1,0 +1,217 @@
+//! `Mpi`: the processes of an MPI job as a [`Collective`] group.
+
+use crate::binding;
+use crate::watchdog::{self, Watch};
+use keel_trainer::{Collective, Error, Result};
+use mpi::collective::SystemOperation;
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::{Communicator, CommunicatorCollectives, Root};
+use mpi::Threading;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The environment variable that sets the collective deadline, in seconds (such as `30` or
+/// `2.5`), unless [`Mpi::deadline`] sets it.
+pub const DEADLINE_ENV: &str = "KEEL_COLLECTIVE_DEADLINE";
+
+/// How long a process waits in one collective operation before it ends the job, unless
+/// [`DEADLINE_ENV`] or [`Mpi::deadline`] says otherwise: long enough for rank 0 to write a
+/// checkpoint or a slow machine to validate while the others wait at the next step.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The processes of an MPI job (`MPI_COMM_WORLD`) as a data-parallel group for
+/// [`FitOptions::data_parallel`](keel_trainer::FitOptions::data_parallel).
+///
+/// Made once per process with [`Mpi::init`], which initializes MPI; dropping it finalizes
+/// MPI. A program run without `mpirun` is a group of one.
+///
+/// It never lets the job hang: a panic in any thread, or a `fit` that fails, ends every
+/// process of the job (`MPI_Abort`) with a message naming the rank, epoch and batch; a
+/// process that waits in one collective operation longer than the
+/// [deadline](Mpi::deadline) (another process stalled) ends the job too.
+pub struct Mpi {
+    world: SimpleCommunicator,
+    rank: usize,
+    size: usize,
+    /// The receive buffers of the sums, kept between calls (no allocation once grown).
+    received: Vec<f32>,
+    received_f64: Vec<f64>,
+    watch: Arc<Watch>,
+    watchdog: Option<std::thread::JoinHandle<()>>,
+    /// Declared last: dropped after the watchdog has stopped, it finalizes MPI.
+    _universe: Universe,
+}
+
+impl std::fmt::Debug for Mpi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mpi")
+            .field("rank", &self.rank)
+            .field("size", &self.size)
+            .field("deadline", &self.watch.deadline())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mpi {
+    /// Initializes MPI (with thread support: the watchdog may end the job from its own
+    /// thread) and returns this process's group. Prints a warning when MPI bound this
+    /// process to fewer CPUs than its share of the machine (Open MPI's default for one or
+    /// two processes; launch with `--bind-to none`).
+    ///
+    /// # Errors
+    /// MPI was initialized already in this process, or [`DEADLINE_ENV`] is not a number of
+    /// seconds.
+    pub fn init() -> Result<Mpi> {
+        let deadline = match std::env::var(DEADLINE_ENV) {
+            Ok(text) => match text.trim().parse::<f64>() {
+                Ok(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(Error::InvalidOption {
+                        option: DEADLINE_ENV,
+                        expected: "a positive number of seconds",
+                        found: text,
+                    })
+                }
+            },
+            Err(_) => DEFAULT_DEADLINE,
+        };
+        let (universe, threading) =
+            mpi::initialize_with_threading(Threading::Multiple).ok_or(Error::Collective {
+                operation: "initialize MPI",
+                rank: 0,
+                message: "MPI is initialized already in this process (make one Mpi group and \
+                          pass it to every fit)"
+                    .into(),
+            })?;
+        let world = universe.world();
+        let (rank, size) = (world.rank() as usize, world.size() as usize);
+        if threading != Threading::Multiple {
+            eprintln!(
+                "keel: rank {rank}: the MPI library gives thread level {threading:?}, not \
+                 Multiple: ending a stalled job from the watchdog thread may not work"
+            );
+        }
+        if let Some(warning) = binding::check() {
+            eprintln!("keel: rank {rank}: {warning}");
+        }
+        let watch = Watch::new(rank, deadline);
+        let watchdog = Some(watch.start());
+        Ok(Mpi {
+            world,
+            rank,
+            size,
+            received: Vec::new(),
+            received_f64: Vec::new(),
+            watch,
+            watchdog,
+            _universe: universe,
+        })
+    }
+
+    /// Sets how long a process may wait in one collective operation before it ends the
+    /// job (another process stalled or died without MPI noticing). Defaults to 300 s, or
+    /// [`DEADLINE_ENV`].
+    pub fn deadline(self, deadline: Duration) -> Self {
+        self.watch.set_deadline(deadline);
+        self
+    }
+
+    /// The threads each process should train on: its share of the machine's CPUs (the
+    /// CPUs it may use, split between the job's processes on this machine when they may
+    /// all use them all), at least 1. Pass it to
+    /// [`FitOptions::threads`](keel_trainer::FitOptions::threads) unless
+    /// `KEEL_NUM_THREADS` is set.
+    pub fn threads_per_process(&self) -> usize {
+        let allowed = binding::allowed_cpus();
+        let online = binding::online_cpus().unwrap_or(allowed);
+        let local = binding::local_ranks();
+        if allowed >= online {
+            // Not bound: the processes on this machine share every CPU.
+            (allowed / local).max(1)
+        } else {
+            allowed.max(1)
+        }
+    }
+
+    /// Whether this is rank 0, the process that prints and writes files.
+    pub fn is_chief(&self) -> bool {
+        self.rank == 0
+    }
+}
+
+impl Drop for Mpi {
+    fn drop(&mut self) {
+        self.watch.close();
+        if let Some(handle) = self.watchdog.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Collective for Mpi {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn sum_f32(&mut self, operation: &'static str, values: &mut [f32]) -> Result<()> {
+        let (world, received) = (&self.world, &mut self.received);
+        received.resize(values.len(), 0.0);
+        self.watch.during(operation, || {
+            world.all_reduce_into(&values[..], &mut received[..], SystemOperation::sum());
+        });
+        values.copy_from_slice(received);
+        Ok(())
+    }
+
+    fn sum_f64(&mut self, operation: &'static str, values: &mut [f64]) -> Result<()> {
+        let (world, received) = (&self.world, &mut self.received_f64);
+        received.resize(values.len(), 0.0);
+        self.watch.during(operation, || {
+            world.all_reduce_into(&values[..], &mut received[..], SystemOperation::sum());
+        });
+        values.copy_from_slice(received);
+        Ok(())
+    }
+
+    fn min_max(&mut self, operation: &'static str, value: u64) -> Result<(u64, u64)> {
+        // One call: the maximum of (v, MAX - v) gives the maximum and, mirrored, the minimum.
+        let send = [value, u64::MAX - value];
+        let mut received = [0u64; 2];
+        let world = &self.world;
+        self.watch.during(operation, || {
+            world.all_reduce_into(&send[..], &mut received[..], SystemOperation::max());
+        });
+        Ok((u64::MAX - received[1], received[0]))
+    }
+
+    fn broadcast(&mut self, operation: &'static str, bytes: &mut Vec<u8>) -> Result<()> {
+        let root = self.world.process_at_rank(0);
+        self.watch.during(operation, || {
+            let mut len = bytes.len() as u64;
+            root.broadcast_into(&mut len);
+            let len = usize::try_from(len).expect("a length that fits rank 0's memory");
+            bytes.resize(len, 0);
+            // An empty Vec's pointer is dangling, which Open MPI refuses even for 0 bytes.
+            if len > 0 {
+                root.broadcast_into(&mut bytes[..]);
+            }
+        });
+        Ok(())
+    }
+
+    fn set_position(&mut self, epoch: usize, batch: usize) {
+        self.watch.set_position(epoch, batch);
+    }
+
+    fn abort(&mut self, error: &Error) {
+        watchdog::abort(
+            watchdog::ERROR_EXIT,
+            &format!("{}: {error}; ending the job", self.watch.position()),
+        );
+    }
+}

@@ -11,6 +11,14 @@
 //! cargo run --release --example mnist -- --epochs 2 --checkpoint state.keel
 //! cargo run --release --example mnist -- --epochs 3 --resume state.keel  # runs epoch 3 only
 //! ```
+//!
+//! Built with the `mpi` feature it trains data parallel under `mpirun` (each process on its
+//! share of every batch of `--batch-size`; only rank 0 prints and writes files):
+//!
+//! ```sh
+//! cargo build --release --features mpi --example mnist
+//! mpirun -np 2 --bind-to none target/release/examples/mnist --epochs 2
+//! ```
 
 use clap::Parser;
 use keel::prelude::*;
@@ -80,6 +88,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let batch_size = batch_size(args.batch_size, checkpoint_batch_size)?;
     check_lr(args.lr, resume.is_some())?;
     let mnist = keel::data::mnist::load_default()?;
+    // Under mpirun (with the `mpi` feature) this process is one of a data-parallel group.
+    #[cfg(feature = "mpi")]
+    let mut group = keel::distributed::Mpi::init()?;
+    #[cfg(feature = "mpi")]
+    let chief = group.is_chief();
+    #[cfg(not(feature = "mpi"))]
+    let chief = true;
     let mut model = Sequential::new([28, 28])
         .add(Flatten::new())
         .add(Dense::new(32).activation(Activation::Relu))
@@ -91,7 +106,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Loss::SparseCategoricalCrossentropy,
         &[Metric::Accuracy],
     )?;
-    model.summary();
+    if chief {
+        model.summary();
+    }
 
     let mut options = FitOptions::new()
         .epochs(args.epochs)
@@ -103,10 +120,23 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         options = options.checkpoint(path);
     }
     if let Some(state) = resume {
-        println!("{}", resume_note(state.epoch(), args.epochs));
+        if chief {
+            println!("{}", resume_note(state.epoch(), args.epochs));
+        }
         options = options.resume(state);
     }
+    #[cfg(feature = "mpi")]
+    {
+        if std::env::var(keel::runtime::THREADS_ENV).is_err() {
+            options = options.threads(group.threads_per_process());
+        }
+        options = options.data_parallel(&mut group);
+    }
     let history = model.fit(&mnist.train, options)?;
+    let scores = model.evaluate_verbose(&mnist.test, if chief { 1 } else { 0 })?;
+    if !chief {
+        return Ok(());
+    }
 
     let mut seconds = history.epoch_seconds().to_vec();
     seconds.sort_by(f64::total_cmp);
@@ -117,7 +147,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             plural(n, "epoch")
         );
     }
-    let scores = model.evaluate(&mnist.test)?;
     println!("Test loss: {:.4}", scores.get("loss").unwrap_or(f64::NAN));
     println!(
         "Test accuracy: {:.4}",

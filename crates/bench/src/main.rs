@@ -36,6 +36,12 @@ struct Args {
     /// this process, and print both wall times (`RESULT {"pair": ...}`).
     #[arg(long)]
     pair: bool,
+    /// Train as one process of an MPI job, data parallel (run under `mpirun --bind-to
+    /// none`; needs the `mpi` feature). Each process trains on its share of the CPUs
+    /// unless KEEL_NUM_THREADS is set; only rank 0 prints.
+    #[cfg(feature = "mpi")]
+    #[arg(long)]
+    data_parallel: bool,
 }
 
 /// The peak resident set size of this process so far, in MiB (`VmHWM`), if readable.
@@ -78,8 +84,25 @@ fn main() -> keel::Result<()> {
     if args.pair {
         return pair(&args, &spec, epochs, &mnist.train);
     }
+    #[cfg(feature = "mpi")]
+    let mut group = match args.data_parallel {
+        true => Some(keel::distributed::Mpi::init()?),
+        false => None,
+    };
+    #[cfg(not(feature = "mpi"))]
+    let mut group: Option<keel::distributed::ThreadGroup> = None;
+    let threads = group.as_ref().map(process_threads);
     let mut model = spec.model(args.seed);
-    let history = train(&mut model, &spec, epochs, args.seed, &mnist.train)?;
+    let options = fit_options(&spec, epochs, args.seed, threads);
+    let options = match group.as_mut() {
+        Some(group) => options.data_parallel(group),
+        None => options,
+    };
+    let history = train(&mut model, options, &mnist.train)?;
+    let (rank, ranks) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.size()));
+    if rank != 0 {
+        return Ok(());
+    }
     for (i, s) in history.epoch_seconds().iter().enumerate() {
         let at = |name: &str| history.get(name).map_or(f64::NAN, |v| v[i]);
         println!(
@@ -98,8 +121,10 @@ fn main() -> keel::Result<()> {
         "batch": spec.batch_size,
         "hidden": spec.hidden,
         "epochs": epochs,
-        "threads": keel::runtime::Runtime::global().threads(),
+        "threads": threads.unwrap_or_else(|| keel::runtime::Runtime::global().threads()),
         "threads_set": std::env::var(keel::runtime::THREADS_ENV).is_ok(),
+        "ranks": ranks,
+        "sync_ms": history.get("sync_ms"),
         "epoch_s": history.epoch_seconds(),
         "epoch_median": median_after_first(history.epoch_seconds()),
         "final_val_acc": history.last("val_accuracy"),
@@ -111,25 +136,47 @@ fn main() -> keel::Result<()> {
     Ok(())
 }
 
-/// Compiles `model` and trains it as the workload does.
-fn train(
-    model: &mut Sequential,
+/// The threads a process of a data-parallel group trains on: `KEEL_NUM_THREADS` if set
+/// (the default runtime's), else its share of the CPUs.
+#[cfg(feature = "mpi")]
+fn process_threads(group: &keel::distributed::Mpi) -> usize {
+    match std::env::var(keel::runtime::THREADS_ENV) {
+        Ok(_) => keel::runtime::Runtime::global().threads(),
+        Err(_) => group.threads_per_process(),
+    }
+}
+
+#[cfg(not(feature = "mpi"))]
+fn process_threads(_: &keel::distributed::ThreadGroup) -> usize {
+    keel::runtime::Runtime::global().threads()
+}
+
+/// The workload's `fit` options, on `threads` threads if given.
+fn fit_options<'a>(
     spec: &workload::Spec,
     epochs: usize,
     seed: u64,
-    data: &Dataset,
-) -> keel::Result<History> {
-    model.compile(
-        Adam::new(1e-3),
-        Loss::SparseCategoricalCrossentropy,
-        &[Metric::Accuracy],
-    )?;
+    threads: Option<usize>,
+) -> FitOptions<'a> {
     let options = FitOptions::new()
         .epochs(epochs)
         .batch_size(spec.batch_size)
         .validation_split(0.1)
         .seed(seed)
         .verbose(0);
+    match threads {
+        Some(threads) => options.threads(threads),
+        None => options,
+    }
+}
+
+/// Compiles `model` and trains it on `data` as the workload does.
+fn train(model: &mut Sequential, options: FitOptions<'_>, data: &Dataset) -> keel::Result<History> {
+    model.compile(
+        Adam::new(1e-3),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )?;
     model.fit(data, options)
 }
 
@@ -139,7 +186,7 @@ fn pair(args: &Args, spec: &workload::Spec, epochs: usize, data: &Dataset) -> ke
     let seeds = [args.seed, args.seed + 1];
     let run = |seed: u64| -> keel::Result<Vec<u8>> {
         let mut model = spec.model(seed);
-        train(&mut model, spec, epochs, seed, data)?;
+        train(&mut model, fit_options(spec, epochs, seed, None), data)?;
         model.to_bytes()
     };
     let started = std::time::Instant::now();

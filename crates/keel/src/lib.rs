@@ -28,10 +28,14 @@
 //! The crates behind the facade: [`autograd`] (the tape), [`layers`], [`optim`]
 //! (optimizers and clipping), [`data`] (IDX/MNIST loading and batching) and [`trainer`]
 //! (`Sequential`, `fit`, losses, metrics, model files); [`runtime`] configures the threads
-//! and buffers the work runs on.
+//! and buffers the work runs on; [`distributed`] trains one model on many processes (MPI,
+//! with the `mpi` feature).
 
 pub use keel_autograd as autograd;
 pub use keel_data as data;
+/// Data-parallel training: [`Mpi`](keel_distributed) with the `mpi` feature, and
+/// `ThreadGroup`, for `FitOptions::data_parallel`.
+pub use keel_distributed as distributed;
 pub use keel_layers as layers;
 pub use keel_optim as optim;
 pub use keel_trainer as trainer;
@@ -82,8 +86,15 @@ pub mod prelude {
         LearningRateScheduler, Logs, ModelCheckpoint, MonitorMode, ReduceLROnPlateau,
         TerminateOnNaN,
     };
+    pub use keel_trainer::{Collective, ThreadGroup};
     pub use keel_trainer::{Guard, Policy, Rollback, Spike, Telemetry};
 }
+
+/// Compiles the distributed-training guide's snippets (`docs/guide/distributed.md`) as doc
+/// tests; they need the `mpi` feature.
+#[cfg(all(doctest, feature = "mpi"))]
+#[doc = include_str!("../../../docs/guide/distributed.md")]
+pub struct DistributedGuideDoctests;
 
 /// Compiles the README's usage example as a doc test.
 #[cfg(doctest)]

@@ -125,6 +125,7 @@ fn main() -> keel::Result<()> {
         "threads_set": std::env::var(keel::runtime::THREADS_ENV).is_ok(),
         "ranks": ranks,
         "sync_ms": history.get("sync_ms"),
+        "sync_wait_ms": history.get("sync_wait_ms"),
         "epoch_s": history.epoch_seconds(),
         "epoch_median": median_after_first(history.epoch_seconds()),
         "final_val_acc": history.last("val_accuracy"),

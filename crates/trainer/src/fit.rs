@@ -238,23 +238,30 @@ pub(crate) struct Run<'a> {
     sync: SyncTime,
 }
 
-/// Time spent summing gradients over a data-parallel group, over an epoch's steps.
+/// Time spent summing gradients over a data-parallel group, and waiting for the slowest
+/// member before each sum, over an epoch's steps.
 #[derive(Debug, Default)]
 struct SyncTime {
-    total: std::time::Duration,
+    sum: std::time::Duration,
+    wait: std::time::Duration,
     steps: u32,
 }
 
 impl SyncTime {
-    /// The mean per step, in milliseconds.
-    fn mean_ms(&self) -> f64 {
-        self.total.as_secs_f64() * 1e3 / f64::from(self.steps.max(1))
+    /// The means per step, in milliseconds: summing, waiting.
+    fn mean_ms(&self) -> (f64, f64) {
+        let per_step =
+            |d: std::time::Duration| d.as_secs_f64() * 1e3 / f64::from(self.steps.max(1));
+        (per_step(self.sum), per_step(self.wait))
     }
 }
 
 /// The epoch log of a data-parallel run: the mean time per step spent summing gradients
-/// over the group, in milliseconds.
+/// over the group (packing and unpacking included), in milliseconds.
 pub(crate) const SYNC_LOG: &str = "sync_ms";
+/// The epoch log of a data-parallel run: the mean time per step spent waiting for the
+/// slowest member before the sum, in milliseconds.
+pub(crate) const WAIT_LOG: &str = "sync_wait_ms";
 
 /// How an epoch ended.
 enum EpochEnd {
@@ -408,7 +415,9 @@ impl Run<'_> {
                 model.train_step(batch, weights, rng, hooks, means, guard, telemetry, share)?;
             self.threads.after_step(started.elapsed());
             if let Some(p) = &self.parallel {
-                self.sync.total += p.last_sync();
+                let (sum, wait) = p.last_sync();
+                self.sync.sum += sum;
+                self.sync.wait += wait;
                 self.sync.steps += 1;
             }
             let next = match &step.trigger {
@@ -459,7 +468,9 @@ impl Run<'_> {
             logs.insert(name, value);
         }
         if self.parallel.is_some() {
-            logs.insert(SYNC_LOG.to_string(), self.sync.mean_ms());
+            let (sum, wait) = self.sync.mean_ms();
+            logs.insert(SYNC_LOG.to_string(), sum);
+            logs.insert(WAIT_LOG.to_string(), wait);
         }
         if let (Some(v), 0) = (&self.validation, (epoch + 1) % self.options.validation_freq) {
             let batch = model.inference_batch(self.options.validation_batch_size);

@@ -10,6 +10,8 @@
 //! - `nan=1`: a synthetic data set whose sample 100 overflows the first layer (a non-finite
 //!   loss), with the guard skipping non-finite steps.
 //! - `checkpoint=PATH` writes the training state every epoch; `resume=PATH` continues one.
+//! - `sum=N` instead times the group's sum of N floats (`rounds=R`, 200), after a barrier of
+//!   sums, and prints the median and quartiles per call on rank 0.
 
 use keel_data::{Dataset, Targets};
 use keel_distributed::Mpi;
@@ -111,7 +113,43 @@ fn synthetic_with_overflow(samples: usize) -> keel_trainer::Result<Dataset> {
     Ok(Dataset::from_f32(x.into_dyn(), Targets::Classes(y))?)
 }
 
+/// Times `rounds` sums of `n` floats over the group (rank 0 prints the quartiles).
+fn time_sums(n: usize, rounds: usize) -> keel_trainer::Result<()> {
+    let mut group = Mpi::init()?;
+    let mut values = vec![1.0f32; n];
+    for _ in 0..10 {
+        group.sum_f32("warm up", &mut values)?;
+    }
+    let mut times: Vec<f64> = (0..rounds)
+        .map(|_| {
+            // A tiny sum lines the processes up, so the timed one waits for no one.
+            group.min_max("line up", 0)?;
+            let started = std::time::Instant::now();
+            group.sum_f32("timed sum", &mut values)?;
+            Ok(started.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<keel_trainer::Result<_>>()?;
+    times.sort_by(f64::total_cmp);
+    if group.rank() == 0 {
+        let q = |f: f64| times[((times.len() - 1) as f64 * f) as usize];
+        println!(
+            "sum of {n} f32 on {} processes: median {:.3} ms (quartiles {:.3}, {:.3})",
+            group.size(),
+            q(0.5),
+            q(0.25),
+            q(0.75)
+        );
+    }
+    Ok(())
+}
+
 fn run(args: &HashMap<String, String>) -> keel_trainer::Result<()> {
+    if let Some(n) = args.get("sum") {
+        return time_sums(
+            n.parse().expect("a count"),
+            number(args, "rounds", 200) as usize,
+        );
+    }
     let out = PathBuf::from(args.get("out").expect("out=DIR"));
     let alone = args.contains_key("alone");
     let mut group = if alone { None } else { Some(Mpi::init()?) };
@@ -177,6 +215,7 @@ fn run(args: &HashMap<String, String>) -> keel_trainer::Result<()> {
         let result = serde_json::json!({
             "test_accuracy": scores.get("accuracy"),
             "sync_ms": history.get("sync_ms"),
+            "sync_wait_ms": history.get("sync_wait_ms"),
             "skipped_steps": history.get("skipped_steps"),
             "epoch_seconds": history.epoch_seconds(),
             "ranks": group.as_ref().map_or(1, Collective::size),

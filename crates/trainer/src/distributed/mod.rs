@@ -35,6 +35,38 @@ pub trait Collective {
     /// The group could not complete the sum.
     fn sum_f32(&mut self, operation: &'static str, values: &mut [f32]) -> Result<()>;
 
+    /// Returns once every member has called it: a barrier. `fit` calls it before each
+    /// step's [`sum_f32_into`](Collective::sum_f32_into), so the time spent waiting for the
+    /// slowest member is measured apart from the sum (and a group may wait without
+    /// occupying a core). Does nothing by default.
+    ///
+    /// # Errors
+    /// The group could not complete the barrier.
+    fn arrive(&mut self, operation: &'static str) -> Result<()> {
+        let _ = operation;
+        Ok(())
+    }
+
+    /// Writes into `sums` the element-wise sums over the group of `values` (the same
+    /// length). By default a copy and [`sum_f32`](Collective::sum_f32); a group that can
+    /// receive into another buffer saves the copy (what `fit` calls every step, after
+    /// [`arrive`](Collective::arrive)).
+    ///
+    /// # Errors
+    /// The group could not complete the sum.
+    ///
+    /// # Panics
+    /// If the lengths differ.
+    fn sum_f32_into(
+        &mut self,
+        operation: &'static str,
+        values: &[f32],
+        sums: &mut [f32],
+    ) -> Result<()> {
+        sums.copy_from_slice(values);
+        self.sum_f32(operation, sums)
+    }
+
     /// [`sum_f32`](Collective::sum_f32) in double precision (counts and metric sums).
     ///
     /// # Errors

@@ -15,9 +15,13 @@ const BUCKET_VALUES: usize = 25 * 1024 * 1024 / 4;
 pub(crate) struct DataParallel<'a> {
     group: &'a mut (dyn Collective + 'static),
     /// The step's gradients, loss and moving-statistics updates, each scaled by this
-    /// member's share of the batch; kept between steps (no allocation once grown).
+    /// member's share of the batch, and their sums over the group; kept between steps (no
+    /// allocation once grown).
     packed: Vec<f32>,
-    /// Time spent in the last step's sums.
+    summed: Vec<f32>,
+    /// The last step's time waiting for the slowest member, and in the sums (packing and
+    /// unpacking included).
+    last_wait: Duration,
     last_sync: Duration,
 }
 
@@ -35,6 +39,8 @@ impl<'a> DataParallel<'a> {
         DataParallel {
             group,
             packed: Vec::new(),
+            summed: Vec::new(),
+            last_wait: Duration::ZERO,
             last_sync: Duration::ZERO,
         }
     }
@@ -62,9 +68,10 @@ impl<'a> DataParallel<'a> {
         super::any(&mut *self.group, operation, yes)
     }
 
-    /// The time the last step's gradient sum took.
-    pub(crate) fn last_sync(&self) -> Duration {
-        self.last_sync
+    /// The last step's time in the gradient sum (packing and unpacking included), and
+    /// waiting for the slowest member before it.
+    pub(crate) fn last_sync(&self) -> (Duration, Duration) {
+        (self.last_sync, self.last_wait)
     }
 
     /// Turns this member's step (means over its `local` rows of a `global`-row batch) into
@@ -86,36 +93,47 @@ impl<'a> DataParallel<'a> {
         self.packed.clear();
         for (_, param) in params {
             match grads.by_id(param.id()) {
-                Some(g) => self.packed.extend(g.iter().map(|v| v * weight)),
-                None => self.packed.extend(std::iter::repeat_n(0.0, param.len())),
+                Some(g) => pack(&mut self.packed, g, weight),
+                None => self.packed.resize(self.packed.len() + param.len(), 0.0),
             }
         }
         for (_, value) in updates.iter() {
-            self.packed.extend(value.iter().map(|v| v * weight));
+            pack(&mut self.packed, value, weight);
         }
         self.packed.push(*loss * weight);
-        for bucket in self.packed.chunks_mut(BUCKET_VALUES) {
-            self.group.sum_f32("sum the gradients", bucket)?;
+        self.summed.resize(self.packed.len(), 0.0);
+        let arriving = Instant::now();
+        self.group.arrive("wait for every process")?;
+        self.last_wait = arriving.elapsed();
+        for (bucket, sums) in self
+            .packed
+            .chunks(BUCKET_VALUES)
+            .zip(self.summed.chunks_mut(BUCKET_VALUES))
+        {
+            self.group.sum_f32_into("sum the gradients", bucket, sums)?;
         }
-        let mut sums = self.packed.iter().copied();
+        let mut sums = self.summed.as_slice();
+        let mut take = |len: usize| {
+            let (head, rest) = sums.split_at(len);
+            sums = rest;
+            head
+        };
         for (_, param) in params {
+            let sum = take(param.len());
             match grads.by_id_mut(param.id()) {
-                Some(g) => g.iter_mut().zip(sums.by_ref()).for_each(|(v, s)| *v = s),
+                Some(g) => unpack(g, sum),
                 None => {
-                    let values: Vec<f32> = sums.by_ref().take(param.len()).collect();
                     let shape = param.value().shape().to_vec();
-                    grads.insert(param.id(), keel_autograd::tensor(&shape, values));
+                    grads.insert(param.id(), keel_autograd::tensor(&shape, sum.to_vec()));
                 }
             }
         }
         for (_, value) in updates.iter_mut() {
-            value
-                .iter_mut()
-                .zip(sums.by_ref())
-                .for_each(|(v, s)| *v = s);
+            let len = value.len();
+            unpack(value, take(len));
         }
-        *loss = sums.next().expect("the loss was packed last");
-        self.last_sync = started.elapsed();
+        *loss = take(1)[0];
+        self.last_sync = started.elapsed() - self.last_wait;
         Ok(())
     }
 
@@ -205,5 +223,21 @@ impl<'a> DataParallel<'a> {
         self.group.sum_f64("sum the metrics", &mut counts)?;
         means.set_metric_counts(&counts);
         Ok(())
+    }
+}
+
+/// Appends `tensor` times `weight` to `packed`.
+fn pack(packed: &mut Vec<f32>, tensor: &Tensor, weight: f32) {
+    match tensor.as_slice() {
+        Some(values) => packed.extend(values.iter().map(|v| v * weight)),
+        None => packed.extend(tensor.iter().map(|v| v * weight)),
+    }
+}
+
+/// Sets `tensor`'s values from `values`, in logical order.
+fn unpack(tensor: &mut Tensor, values: &[f32]) {
+    match tensor.as_slice_mut() {
+        Some(slots) => slots.copy_from_slice(values),
+        None => tensor.iter_mut().zip(values).for_each(|(v, s)| *v = *s),
     }
 }

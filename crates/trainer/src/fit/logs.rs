@@ -60,6 +60,7 @@ pub(super) fn log_names(
     names.extend(callbacks.logs_added());
     if data_parallel {
         names.push(super::SYNC_LOG.to_string());
+        names.push(super::WAIT_LOG.to_string());
     }
     names.sort();
     names.dedup();

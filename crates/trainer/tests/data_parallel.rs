@@ -185,3 +185,71 @@ fn an_error_on_one_member_ends_every_member_with_an_error() {
         assert!(e.contains("rank 2 failed"), "{e}");
     }
 }
+
+/// The seed model's data with one sample that overflows the first layer.
+fn with_overflowing_sample(samples: usize) -> Dataset {
+    let x = ndarray::Array3::from_shape_fn((samples, 28, 28), |(i, r, c)| match i {
+        37 => f32::MAX,
+        _ => ((i * 7 + r * 3 + c) % 11) as f32 / 11.0,
+    });
+    let y = (0..samples).map(|i| (i % 10) as u32).collect();
+    Dataset::from_f32(x.into_dyn(), keel_data::Targets::Classes(y)).unwrap()
+}
+
+#[test]
+fn rollback_early_stopping_and_reduce_lr_decide_alike_on_every_member() {
+    use keel_trainer::{EarlyStopping, Guard, Policy, ReduceLROnPlateau, Rollback};
+    let data = with_overflowing_sample(640);
+    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(3)
+            .into_iter()
+            .map(|mut group| {
+                let data = &data;
+                s.spawn(move || {
+                    let mut model = seed_model(7);
+                    let options = FitOptions::new()
+                        .epochs(6)
+                        .batch_size(64)
+                        .validation_split(0.2)
+                        .seed(5)
+                        .verbose(0)
+                        .telemetry(Telemetry::Epochs)
+                        .threads(1)
+                        .guard(
+                            Guard::new().on_nonfinite(Policy::Rollback(Rollback::new().every(2))),
+                        )
+                        .callback(
+                            ReduceLROnPlateau::new("val_loss")
+                                .patience(0)
+                                .min_delta(1.0),
+                        )
+                        .callback(EarlyStopping::new("val_loss").patience(2).min_delta(1.0))
+                        .data_parallel(&mut group);
+                    let history = model.fit(data, options).expect("fit");
+                    Outcome {
+                        bits: bits(&model),
+                        history,
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let first = &outcomes[0];
+    assert!(first.history.get("rollbacks").unwrap().iter().sum::<f64>() >= 1.0);
+    assert!(
+        first.history.epochs().len() < 6,
+        "EarlyStopping stopped the run"
+    );
+    let lr = first.history.get("learning_rate").unwrap();
+    assert!(
+        lr.last() < lr.first(),
+        "ReduceLROnPlateau lowered the rate: {lr:?}"
+    );
+    for other in &outcomes[1..] {
+        assert!(other.bits == first.bits);
+        for name in ["loss", "val_loss", "accuracy", "learning_rate", "rollbacks"] {
+            assert_eq!(other.history.get(name), first.history.get(name), "{name}");
+        }
+    }
+}

@@ -253,3 +253,77 @@ fn rollback_early_stopping_and_reduce_lr_decide_alike_on_every_member() {
         }
     }
 }
+
+/// Fails at epoch 2 (0-based 1), batch 5.
+#[derive(Debug)]
+struct FailsInEpoch2;
+
+impl Callback for FailsInEpoch2 {
+    fn on_train_batch_end(
+        &mut self,
+        batch: usize,
+        _logs: &Logs,
+        ctx: &mut CallbackContext<'_>,
+    ) -> keel_trainer::Result<Control> {
+        match (ctx.epoch(), batch) {
+            (1, 5) => Err(Error::InvalidOption {
+                option: "test",
+                expected: "no failure",
+                found: "an interruption".into(),
+            }),
+            _ => Ok(Control::Continue),
+        }
+    }
+}
+
+#[test]
+fn a_group_resumed_inside_an_epoch_ends_as_an_uninterrupted_one() {
+    use keel_trainer::{BackupAndRestore, SaveFreq};
+    let data = mnist_subset(600);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.keel");
+    let run = |backup: bool, fail: bool| -> Vec<keel_trainer::Result<Outcome>> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ThreadGroup::new(2)
+                .into_iter()
+                .map(|mut group| {
+                    let (data, path) = (&data, &path);
+                    s.spawn(move || {
+                        let rank = keel_trainer::Collective::rank(&group);
+                        let mut model = seed_model(7);
+                        let mut options = options(32);
+                        if backup {
+                            let every_3 =
+                                BackupAndRestore::at_path(path).save_freq(SaveFreq::Steps(3));
+                            options = options.backup_and_restore(every_3);
+                        }
+                        if fail && rank == 1 {
+                            options = options.callback(FailsInEpoch2);
+                        }
+                        let history = model.fit(data, options.data_parallel(&mut group))?;
+                        let bits = bits(&model);
+                        Ok(Outcome { history, bits })
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let whole: Vec<Outcome> = run(false, false).into_iter().map(Result::unwrap).collect();
+    assert!(run(true, true).iter().all(Result::is_err));
+    assert!(path.exists(), "a checkpoint inside epoch 2");
+    let resumed: Vec<Outcome> = run(true, false).into_iter().map(Result::unwrap).collect();
+    for member in &resumed {
+        assert!(
+            member.bits == whole[0].bits,
+            "the resumed run ended elsewhere"
+        );
+        for name in ["loss", "accuracy", "val_loss", "val_accuracy"] {
+            assert_eq!(
+                member.history.get(name),
+                whole[0].history.get(name),
+                "{name}"
+            );
+        }
+    }
+}

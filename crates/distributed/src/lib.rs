@@ -2,7 +2,7 @@
 //!
 //! Build with the `mpi` feature (it needs an MPI library: on Debian or Ubuntu
 //! `apt-get install openmpi-bin libopenmpi-dev libclang1-14 libclang-common-14-dev`), make
-//! one [`Mpi`] group per process and pass it to `fit`:
+//! one `Mpi` group per process and pass it to `fit`:
 //!
 //! ```ignore
 //! let mut group = keel_distributed::Mpi::init()?;

@@ -263,8 +263,9 @@ impl Collective for Mpi {
     }
 
     fn broadcast(&mut self, operation: &'static str, bytes: &mut Vec<u8>) -> Result<()> {
-        let root = self.world.process_at_rank(0);
+        let (world, root) = (&self.world, self.world.process_at_rank(0));
         self.watch.during(operation, || {
+            wait_politely(world.immediate_barrier());
             let mut len = bytes.len() as u64;
             root.broadcast_into(&mut len);
             let len = usize::try_from(len).expect("a length that fits rank 0's memory");

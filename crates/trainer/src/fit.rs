@@ -148,6 +148,16 @@ impl Sequential {
             }
         }
         if let Some(p) = parallel.as_mut() {
+            p.check_same_run(&[
+                train.len() as u64,
+                validation.as_ref().map_or(0, |v| v.len() as u64),
+                options.batch_size as u64,
+                options.epochs as u64,
+                options.initial_epoch as u64,
+                steps as u64,
+                u64::from(options.shuffle),
+                options.seed,
+            ])?;
             resume = p.broadcast_state(resume)?;
         }
         if let Some(state) = &resume {

@@ -327,3 +327,25 @@ fn a_group_resumed_inside_an_epoch_ends_as_an_uninterrupted_one() {
         }
     }
 }
+
+#[test]
+fn members_given_different_data_fail_before_training_instead_of_hanging() {
+    let data = [mnist_subset(600), mnist_subset(640)];
+    let results: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(2)
+            .into_iter()
+            .zip(&data)
+            .map(|(mut group, data)| {
+                s.spawn(move || {
+                    let mut model = seed_model(7);
+                    let options = options(32).data_parallel(&mut group);
+                    model.fit(data, options).unwrap_err().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for message in results {
+        assert!(message.contains("the same fit"), "{message}");
+    }
+}

@@ -182,6 +182,30 @@ impl<'a> DataParallel<'a> {
         model.set_weights(received)
     }
 
+    /// Checks that every member runs the same `fit`: the same numbers of samples, batch
+    /// size, epochs and steps, shuffling and seed (members that disagree would call
+    /// different collectives and wait for each other forever).
+    ///
+    /// # Errors
+    /// [`Error::ReplicasDiverged`] when they differ.
+    pub(crate) fn check_same_run(&mut self, numbers: &[u64]) -> Result<()> {
+        let mut hasher = crc32fast::Hasher::new();
+        for n in numbers {
+            hasher.update(&n.to_le_bytes());
+        }
+        let (lo, hi) = self
+            .group
+            .min_max("compare the runs", u64::from(hasher.finalize()))?;
+        match lo == hi {
+            true => Ok(()),
+            false => Err(Error::ReplicasDiverged {
+                what: "data or fit options (numbers of training and validation samples, batch \
+                       size, epochs, steps, shuffling or seed)",
+                when: "before training: every process must run the same fit".into(),
+            }),
+        }
+    }
+
     /// Checks that every member holds the same weights and random state, by checksum.
     ///
     /// # Errors

@@ -4,20 +4,24 @@
 //! Forward gathers every window into a row of patches (`im2col`) and multiplies the patches
 //! `[batch * out_h * out_w, kh * kw * in]` by the kernel read as `[kh * kw * in, out]`
 //! through [`matmul_into`], so a large convolution is cut by the runtime's one partition
-//! plan and its result does not depend on the thread count. Backward gives the kernel
-//! gradient `patchesᵀ G` (the patches gathered again rather than kept), the bias gradient
-//! `Σ_rows G`, and, only when the input needs one, `G kernelᵀ` added back onto the image
-//! (`col2im`). Patches and the other scratch come from the runtime's buffer arena.
+//! plan and its result does not depend on the thread count. Backward applies the
+//! activation's derivative in place on the output gradient it owns (`G`, summing the bias
+//! gradient `Σ_rows G` in the same pass), then gives the kernel gradient `patchesᵀ G` (from
+//! the forward's patches when the tape kept them, see [`Var::conv2d`]) and, only when the
+//! input needs one, `G kernelᵀ` added back onto the image (`col2im`) in the patches'
+//! buffer. Patches and the other scratch come from the runtime's buffer arena.
 
-use super::dense::{bias_then_activation, times_derivative, Pointwise};
+use super::dense::{bias_then_activation, Pointwise};
 use super::im2col::{col2im, im2col, Patches};
 use super::matmul::product;
 use super::window::{Padding, Window2d};
-use crate::elementwise::{for_rows, zip3};
+use crate::elementwise::for_rows;
 use crate::{matmul_into, Op, Tensor, Var};
 use keel_runtime::plan;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, Ix2};
+use multiversion::multiversion;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Ix2};
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 /// `activation(conv2d(x, kernel) + bias)` for `x: [batch, h, w, in]`, `kernel: [kh, kw,
 /// in, out]` (Keras's layout), `bias: [out]`; output `[batch, out_h, out_w, out]`.
@@ -107,11 +111,10 @@ fn standard(t: &Tensor) -> Cow<'_, Tensor> {
     }
 }
 
-impl Op for Conv2d {
-    fn name(&self) -> &'static str {
-        "conv2d"
-    }
-    fn forward(&self, x: &[&Tensor]) -> Tensor {
+impl Conv2d {
+    /// The forward pass; with `keep`, the patches are left there for the backward pass
+    /// (the kernel gradient reads them) instead of going back to the arena.
+    fn run_forward(&self, x: &[&Tensor], keep: Option<&RefCell<Option<Vec<f32>>>>) -> Tensor {
         let window = self.window(x[1].shape());
         let p = self.layout(x, &window);
         let filters = x[1].shape()[3];
@@ -129,7 +132,14 @@ impl Op for Conv2d {
                 ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
             matmul_into(lhs, kernel_matrix(&kernel), out2, false);
         }
-        crate::pool::recycle_vec(patches);
+        match keep {
+            Some(slot) => {
+                if let Some(old) = slot.replace(Some(patches)) {
+                    crate::pool::recycle_vec(old);
+                }
+            }
+            None => crate::pool::recycle_vec(patches),
+        }
         let bias = x.get(2).map(|b| standard(b));
         let bias = bias
             .as_ref()
@@ -141,44 +151,63 @@ impl Op for Conv2d {
         }
         out
     }
-    fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
-        let all = vec![true; x.len()];
-        self.backward_needed(x, y, g, &all)
-            .into_iter()
-            .map(|g| g.expect("every gradient was requested"))
-            .collect()
-    }
-    fn backward_needed(
+
+    /// The backward pass from the output gradient `g`, whose storage it reuses for the
+    /// gradient at the pre-activation; `saved` holds the forward's patches if it kept them.
+    fn run_backward(
         &self,
         x: &[&Tensor],
         y: &Tensor,
-        g: &Tensor,
+        g: Tensor,
         needed: &[bool],
+        saved: Option<Vec<f32>>,
     ) -> Vec<Option<Tensor>> {
         let window = self.window(x[1].shape());
         let p = self.layout(x, &window);
         let filters = x[1].shape()[3];
         let act = self.activation;
-        // G = dL/dz, the gradient at the pre-activation, as a [rows, filters] matrix.
-        let g = standard(g);
-        let pre = (act != Pointwise::Identity).then(|| {
-            let mut buf = crate::pool::tensor_for_overwrite(g.shape());
+        // G = dL/dz, the gradient at the pre-activation, as a [rows, filters] matrix: the
+        // activation's derivative applied in place, the bias gradient summed in the same pass.
+        let mut g = if g.is_standard_layout() {
+            g
+        } else {
+            let copy = g.as_standard_layout().into_owned();
+            crate::pool::recycle(g);
+            copy
+        };
+        let want_bias = x.len() > 2 && needed[2];
+        let bias_grad = {
             let y = y.as_standard_layout();
-            zip3(
-                buf.as_slice_mut().expect("a fresh tensor"),
-                g.as_slice().expect("standard layout"),
+            pre_activation_grad(
+                g.as_slice_mut().expect("standard layout"),
                 y.as_slice().expect("standard layout"),
-                |pre, g, y| times_derivative(pre, g, y, act),
-            );
-            buf
-        });
-        let grad = pre.as_ref().unwrap_or(&g);
-        let grad = grad
+                filters,
+                act,
+                want_bias,
+            )
+        };
+        let grad = g
             .view()
             .into_shape_with_order((p.rows(), filters))
             .expect("the output holds rows x filters")
             .into_dimensionality::<Ix2>()
             .expect("rank 2");
+        // The kernel gradient first: its patches' buffer then serves the patch gradient.
+        let kernel_grad = if needed[1] {
+            let patches = saved.unwrap_or_else(|| gather(&p, x[0]));
+            let lhs =
+                ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
+            let kernel_grad = kernel_gradient(lhs, grad)
+                .into_shape_with_order(x[1].shape())
+                .expect("the kernel's size");
+            crate::pool::recycle_vec(patches);
+            Some(kernel_grad)
+        } else {
+            if let Some(patches) = saved {
+                crate::pool::recycle_vec(patches);
+            }
+            None
+        };
         let kernel = standard(x[1]);
         let input_grad = needed[0].then(|| {
             let mut patch_grad = crate::pool::take(p.rows() * p.row_len());
@@ -194,24 +223,186 @@ impl Op for Conv2d {
             crate::pool::recycle_vec(patch_grad);
             image_grad
         });
-        let kernel_grad = needed[1].then(|| {
-            let patches = gather(&p, x[0]);
-            let lhs =
-                ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
-            let kernel_grad = kernel_gradient(lhs, grad)
-                .into_shape_with_order(x[1].shape())
-                .expect("the kernel's size");
-            crate::pool::recycle_vec(patches);
-            kernel_grad
-        });
         let mut grads = vec![input_grad, kernel_grad];
         if x.len() > 2 {
-            grads.push(needed[2].then(|| grad.sum_axis(Axis(0)).into_dyn()));
+            grads.push(
+                bias_grad.map(|b| Tensor::from_shape_vec(vec![filters], b).expect("[filters]")),
+            );
         }
-        if let Some(buf) = pre {
-            crate::pool::recycle(buf);
-        }
+        crate::pool::recycle(g);
         grads
+    }
+}
+
+/// `g = g · activation'(y)` in place (nothing for the identity), and, with `want_bias`,
+/// the column sums of the result read as rows of `filters` values: the bias gradient.
+/// Cut into runs of whole rows by the length alone ([`plan::row_runs`]); each run's sums
+/// are added in run order, so the bits do not depend on the thread count.
+fn pre_activation_grad(
+    g: &mut [f32],
+    y: &[f32],
+    filters: usize,
+    act: Pointwise,
+    want_bias: bool,
+) -> Option<Vec<f32>> {
+    assert_eq!(
+        g.len(),
+        y.len(),
+        "conv2d: output and its gradient differ in length"
+    );
+    if act == Pointwise::Identity && !want_bias {
+        return None;
+    }
+    let run = plan::row_runs(g.len(), filters);
+    let runs = g.len().div_ceil(run.max(1)).max(1);
+    let mut partial = vec![0.0f32; runs * filters];
+    let pieces = g
+        .chunks_mut(run.max(1))
+        .zip(y.chunks(run.max(1)))
+        .zip(partial.chunks_mut(filters));
+    let task = |((g, y), sums): ((&mut [f32], &[f32]), &mut [f32])| {
+        derivative_and_sums(g, y, sums, act, want_bias)
+    };
+    if runs == 1 {
+        pieces.for_each(task);
+    } else {
+        keel_runtime::for_each_piece(pieces, task);
+    }
+    want_bias.then(|| {
+        let mut sums = vec![0.0f32; filters];
+        for run in partial.chunks_exact(filters) {
+            for (s, &v) in sums.iter_mut().zip(run) {
+                *s += v;
+            }
+        }
+        sums
+    })
+}
+
+/// One run of [`pre_activation_grad`]: `g = g · activation'(y)` row by row, `sums` += each
+/// row when `want_bias`.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn derivative_and_sums(
+    g: &mut [f32],
+    y: &[f32],
+    sums: &mut [f32],
+    act: Pointwise,
+    want_bias: bool,
+) {
+    let filters = sums.len();
+    for (g, y) in g.chunks_exact_mut(filters).zip(y.chunks_exact(filters)) {
+        match act {
+            Pointwise::Identity => {}
+            Pointwise::Relu => g
+                .iter_mut()
+                .zip(y)
+                .for_each(|(g, &y)| *g *= f32::from(u8::from(y > 0.0))),
+            _ => g
+                .iter_mut()
+                .zip(y)
+                .for_each(|(g, &y)| *g *= act.derivative_from_output(y)),
+        }
+        if want_bias {
+            for (s, &g) in sums.iter_mut().zip(g.iter()) {
+                *s += g;
+            }
+        }
+    }
+}
+
+impl Op for Conv2d {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+    fn forward(&self, x: &[&Tensor]) -> Tensor {
+        self.run_forward(x, None)
+    }
+    fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        let all = vec![true; x.len()];
+        self.backward_needed(x, y, g, &all)
+            .into_iter()
+            .map(|g| g.expect("every gradient was requested"))
+            .collect()
+    }
+    fn backward_needed(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: &Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        let mut own = crate::pool::tensor_for_overwrite(g.shape());
+        own.assign(g);
+        self.run_backward(x, y, own, needed, None)
+    }
+    fn backward_owned(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        self.run_backward(x, y, g, needed, None)
+    }
+}
+
+/// A [`Conv2d`] on a tape that will differentiate its kernel: the forward pass keeps its
+/// patches (`rows × kh·kw·in` values, 17.8 MB for W4's second layer at batch 128) until
+/// the backward pass reads them for the kernel gradient, instead of gathering them again.
+/// The backward pass hands the buffer on to the input gradient's patch gradient, so the
+/// step holds no more buffers of that size than before.
+struct KeepingPatches {
+    conv: Conv2d,
+    patches: RefCell<Option<Vec<f32>>>,
+}
+
+impl std::fmt::Debug for KeepingPatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.patches.borrow().as_ref().map(Vec::len);
+        write!(f, "{:?} (patches kept: {kept:?})", self.conv)
+    }
+}
+
+impl Drop for KeepingPatches {
+    /// A tape dropped before its backward pass gives the patches back to the arena.
+    fn drop(&mut self) {
+        if let Some(patches) = self.patches.get_mut().take() {
+            crate::pool::recycle_vec(patches);
+        }
+    }
+}
+
+impl Op for KeepingPatches {
+    fn name(&self) -> &'static str {
+        self.conv.name()
+    }
+    fn forward(&self, x: &[&Tensor]) -> Tensor {
+        self.conv.run_forward(x, Some(&self.patches))
+    }
+    fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        self.conv.backward(x, y, g)
+    }
+    fn backward_needed(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: &Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        let mut own = crate::pool::tensor_for_overwrite(g.shape());
+        own.assign(g);
+        self.backward_owned(x, y, own, needed)
+    }
+    fn backward_owned(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        // Taken, not borrowed: a second backward pass over the same tape gathers again.
+        let saved = self.patches.borrow_mut().take();
+        self.conv.run_backward(x, y, g, needed, saved)
     }
 }
 
@@ -242,6 +433,10 @@ impl<'t> Var<'t> {
     /// `[batch, h, w, in]` with a kernel `[kh, kw, in, out]` (Keras's layout) gives
     /// `[batch, out_h, out_w, out]`, with the strides, padding and dilation of `conv`.
     ///
+    /// When the tape will differentiate the kernel, the forward pass keeps its patches
+    /// (`batch · out_h · out_w × kh · kw · in` values) for the kernel gradient until the
+    /// backward pass, which hands that buffer on to the input gradient.
+    ///
     /// # Panics
     /// If the input is not rank 4, the kernel not `[kh, kw, in, out]` for the input's `in`,
     /// the bias not `[out]`, or the window does not fit the input (layers check this).
@@ -260,9 +455,19 @@ impl<'t> Var<'t> {
     /// assert_eq!(same.shape(), vec![1, 3, 3, 1]);
     /// ```
     pub fn conv2d(self, kernel: Var<'t>, bias: Option<Var<'t>>, conv: Conv2d) -> Var<'t> {
-        match bias {
-            Some(b) => self.tape().apply(conv, &[self, kernel, b]),
-            None => self.tape().apply(conv, &[self, kernel]),
+        let tape = self.tape();
+        let inputs = match bias {
+            Some(b) => vec![self, kernel, b],
+            None => vec![self, kernel],
+        };
+        if tape.requires_grad(kernel.id()) {
+            let op = KeepingPatches {
+                conv,
+                patches: RefCell::new(None),
+            };
+            tape.apply(op, &inputs)
+        } else {
+            tape.apply(conv, &inputs)
         }
     }
 }
@@ -438,6 +643,44 @@ mod tests {
             diff < 1e-2 * want.mapv(f32::abs).fold(1.0f32, |a, &b| a.max(b)),
             "{diff}"
         );
+    }
+
+    #[test]
+    fn kept_patches_give_the_gradients_of_patches_gathered_again() {
+        let (x, k, b) = (
+            sample(&[3, 9, 8, 4], 12),
+            sample(&[3, 3, 4, 5], 13),
+            sample(&[5], 14),
+        );
+        let relu = Conv2d {
+            activation: Pointwise::Relu,
+            ..Conv2d::default()
+        };
+        let tape = Tape::new();
+        let (xv, kv, bv) = (
+            tape.var(x.clone()),
+            tape.var(k.clone()),
+            tape.var(b.clone()),
+        );
+        let kept = xv.conv2d(kv, Some(bv), relu);
+        // The plain op keeps nothing and gathers in its backward pass.
+        let plain = tape.apply(relu, &[xv, kv, bv]);
+        assert_eq!(*kept.value(), *plain.value());
+        let root = (kept * kept).sum();
+        let first = root.backward();
+        let again = root.backward(); // the patches were used up: gathered again
+        let other = (plain * plain).sum().backward();
+        for v in [xv, kv, bv] {
+            assert_eq!(first.get(v), again.get(v));
+            assert_eq!(first.get(v), other.get(v));
+        }
+        // A tape dropped before any backward pass gives its patches back.
+        let tape = Tape::new();
+        let y = tape
+            .constant(x)
+            .conv2d(tape.var(k), Some(tape.var(b)), relu);
+        assert_eq!(y.shape(), vec![3, 7, 6, 5]);
+        drop(tape);
     }
 
     fn same_bits_on_one_and_two_threads(image: &[usize], kernel: &[usize]) {

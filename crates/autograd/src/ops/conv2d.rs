@@ -2,20 +2,26 @@
 //! images as one tape node.
 //!
 //! Forward gathers every window into a row of patches (`im2col`) and multiplies the patches
-//! `[batch * out_h * out_w, kh * kw * in]` by the kernel read as `[kh * kw * in, out]`
-//! through [`matmul_into`], so a large convolution is cut by the runtime's one partition
-//! plan and its result does not depend on the thread count. Backward applies the
-//! activation's derivative in place on the output gradient it owns (`G`, summing the bias
-//! gradient `Σ_rows G` in the same pass), then gives the kernel gradient `patchesᵀ G` (from
-//! the forward's patches when the tape kept them, see [`Var::conv2d`]) and, only when the
-//! input needs one, `G kernelᵀ` added back onto the image (`col2im`) in the patches'
-//! buffer. Patches and the other scratch come from the runtime's buffer arena.
+//! `[batch * out_h * out_w, kh * kw * in]` by the kernel read as `[kh * kw * in, out]`.
+//! Most convolutions run block by block (`blocked_forward`, `blocked_backward`): a few
+//! whole samples at a time gather their patches into a scratch buffer that stays in the
+//! cache, so the batch's patches (17.8 MB for W4's second layer at batch 128) are never
+//! written to memory; backward gathers each block again for the kernel gradient
+//! `patchesᵀ G` and computes `G kernelᵀ` in the same scratch, added back onto the image
+//! (`col2im`) only when the input needs a gradient. A 3×3 kernel over one channel (a
+//! grayscale first layer, patch rows of 9 values) instead takes short paths over all the
+//! patches at once, which the forward pass keeps for the kernel gradient when the tape
+//! will need it ([`Var::conv2d`]). Backward first applies the activation's derivative in
+//! place on the output gradient it owns (`G`), summing the bias gradient `Σ_rows G` in the
+//! same pass. Every cut depends on the shapes alone, so results do not depend on the
+//! thread count. Patches and the other scratch come from the runtime's buffer arena.
 
 use super::dense::{bias_then_activation, Pointwise};
-use super::im2col::{col2im, im2col, Patches};
+use super::im2col::{col2im, col2im_samples, im2col, im2col_rows, Patches};
 use super::matmul::product;
 use super::window::{Padding, Window2d};
 use crate::elementwise::for_rows;
+use crate::linalg::matmul_serial_into;
 use crate::{matmul_into, Op, Tensor, Var};
 use keel_runtime::plan;
 use multiversion::multiversion;
@@ -119,13 +125,25 @@ impl Conv2d {
         let p = self.layout(x, &window);
         let filters = x[1].shape()[3];
         let kernel = standard(x[1]);
-        let patches = gather(&p, x[0]);
         let (oh, ow) = p.geometry.out;
         let mut out = crate::pool::tensor_for_overwrite(&[p.image[0], oh, ow, filters]);
         let bias = x.get(2).map(|b| standard(b));
         let bias = bias
             .as_ref()
             .map(|b| b.as_slice().expect("standard layout"));
+        if blocked(&p, filters) {
+            let image = x[0].as_standard_layout();
+            blocked_forward(
+                &p,
+                image.as_slice().expect("standard layout"),
+                kernel_matrix(&kernel),
+                bias,
+                self.activation,
+                out.as_slice_mut().expect("a fresh tensor"),
+            );
+            return out;
+        }
+        let patches = gather(&p, x[0]);
         let short = (p.row_len(), filters) == (SHORT_ROW, 32) && kernel.as_slice().is_some();
         if short {
             short_forward(
@@ -195,6 +213,36 @@ impl Conv2d {
                 want_bias,
             )
         };
+        let kernel = standard(x[1]);
+        if blocked(&p, filters) {
+            if let Some(patches) = saved {
+                crate::pool::recycle_vec(patches);
+            }
+            let image = x[0].as_standard_layout();
+            let mut image_grad = needed[0].then(|| crate::pool::tensor_for_overwrite(x[0].shape()));
+            let kernel_grad = blocked_backward(
+                &p,
+                image.as_slice().expect("standard layout"),
+                kernel_matrix(&kernel),
+                g.as_slice().expect("standard layout"),
+                needed[1],
+                image_grad
+                    .as_mut()
+                    .map(|t| t.as_slice_mut().expect("a fresh tensor")),
+            );
+            let kernel_grad = kernel_grad.map(|k| {
+                k.into_shape_with_order(x[1].shape())
+                    .expect("the kernel's size")
+            });
+            let mut grads = vec![image_grad, kernel_grad];
+            if x.len() > 2 {
+                grads.push(
+                    bias_grad.map(|b| Tensor::from_shape_vec(vec![filters], b).expect("[filters]")),
+                );
+            }
+            crate::pool::recycle(g);
+            return grads;
+        }
         let grad = g
             .view()
             .into_shape_with_order((p.rows(), filters))
@@ -217,7 +265,6 @@ impl Conv2d {
             }
             None
         };
-        let kernel = standard(x[1]);
         let input_grad = needed[0].then(|| {
             let mut patch_grad = crate::pool::take(p.rows() * p.row_len());
             let out = ArrayViewMut2::from_shape((p.rows(), p.row_len()), &mut patch_grad)
@@ -241,6 +288,174 @@ impl Conv2d {
         crate::pool::recycle(g);
         grads
     }
+}
+
+/// Whether a convolution of this layout runs block by block ([`blocked_forward`],
+/// [`blocked_backward`]): all but a 3×3 kernel over one channel with 16 or 32 filters,
+/// which take the short paths over all the patches at once.
+fn blocked(p: &Patches<'_>, filters: usize) -> bool {
+    !(p.row_len() == SHORT_ROW && (filters == 16 || filters == 32))
+}
+
+/// The patches of a block hold about this many values (512 KiB, within a core's L2 cache
+/// with the block's output and the GEMM library's packed kernel).
+const BLOCK_VALUES: usize = 1 << 17;
+
+/// Blocks of a backward pass summed into one partial kernel gradient.
+const BLOCKS_PER_GROUP: usize = 4;
+
+/// Whole samples per block: patches of about [`BLOCK_VALUES`] values, one sample at least.
+fn samples_per_block(p: &Patches<'_>) -> usize {
+    let per_sample = (p.rows() / p.image[0].max(1)) * p.row_len();
+    (BLOCK_VALUES / per_sample.max(1)).max(1)
+}
+
+/// Runs `task` on the runtime's threads with the runtime installed (the helpers take and
+/// give back their blocks' scratch in its arena).
+fn for_each_block<P: Send>(pieces: impl IntoIterator<Item = P>, task: impl Fn(P) + Sync) {
+    let runtime = keel_runtime::Runtime::current();
+    keel_runtime::for_each_piece(pieces, |piece| runtime.install(|| task(piece)));
+}
+
+/// The forward pass block by block: each block of whole samples gathers its patches into
+/// a scratch buffer that stays in the cache, multiplies them by the kernel on one thread,
+/// and applies the bias and activation to its output rows while they are in the cache;
+/// blocks run on the runtime's threads. The patches of the whole batch (17.8 MB for W4's
+/// second layer at batch 128) are never written to memory. Blocks are cut from the shapes
+/// alone and each value is computed within one block, so the bits do not depend on the
+/// thread count.
+fn blocked_forward(
+    p: &Patches<'_>,
+    image: &[f32],
+    kernel: ArrayView2<'_, f32>,
+    bias: Option<&[f32]>,
+    act: Pointwise,
+    out: &mut [f32],
+) {
+    let (row_len, filters) = (p.row_len(), kernel.ncols());
+    let rows_per_sample = p.rows() / p.image[0].max(1);
+    let block_rows = samples_per_block(p) * rows_per_sample;
+    if out.is_empty() || filters == 0 {
+        return;
+    }
+    let task = |(i, out): (usize, &mut [f32])| {
+        let rows = out.len() / filters;
+        let mut patches = crate::pool::take(rows * row_len);
+        im2col_rows(p, image, i * block_rows, &mut patches);
+        let lhs = ArrayView2::from_shape((rows, row_len), &patches).expect("rows x row_len");
+        let o = ArrayViewMut2::from_shape((rows, filters), &mut *out).expect("rows x filters");
+        matmul_serial_into(lhs, kernel, o, false);
+        crate::pool::recycle_vec(patches);
+        if bias.is_some() || act != Pointwise::Identity {
+            bias_then_activation(out, bias, act);
+        }
+    };
+    let pieces = out.chunks_mut(block_rows * filters).enumerate();
+    if block_rows >= p.rows() {
+        pieces.for_each(task);
+    } else {
+        for_each_block(pieces, task);
+    }
+}
+
+/// The backward pass block by block, from `grad` (`G`, the gradient at the
+/// pre-activation): each block gathers its patches again into a scratch buffer in the
+/// cache, adds `patchesᵀ G_block` to its group's partial kernel gradient, then, when
+/// `image_grad` is asked for, computes `G_block kernelᵀ` in the same scratch and adds it
+/// back onto its samples' image gradient. Groups of [`BLOCKS_PER_GROUP`] blocks run on the
+/// runtime's threads, each summing its blocks in order; the groups' sums are then added in
+/// group order. Blocks and groups are cut from the shapes alone, so the bits do not
+/// depend on the thread count. Returns the kernel gradient `[row_len, filters]` when
+/// `want_kernel`.
+fn blocked_backward(
+    p: &Patches<'_>,
+    image: &[f32],
+    kernel: ArrayView2<'_, f32>,
+    grad: &[f32],
+    want_kernel: bool,
+    image_grad: Option<&mut [f32]>,
+) -> Option<Array2<f32>> {
+    let (row_len, filters) = (p.row_len(), kernel.ncols());
+    let samples = p.image[0];
+    let rows_per_sample = p.rows() / samples.max(1);
+    let sample_len = p.image[1] * p.image[2] * p.image[3];
+    let per_block = samples_per_block(p);
+    let block_rows = per_block * rows_per_sample;
+    let blocks = samples.div_ceil(per_block).max(1);
+    let groups = blocks.div_ceil(BLOCKS_PER_GROUP);
+    let size = row_len * filters;
+    if !want_kernel && image_grad.is_none() {
+        return None;
+    }
+    if filters == 0 || rows_per_sample == 0 {
+        if let Some(image_grad) = image_grad {
+            image_grad.fill(0.0);
+        }
+        return want_kernel.then(|| Array2::zeros((row_len, filters)));
+    }
+    let mut partial = crate::pool::take(if want_kernel { groups * size } else { 0 });
+    let group_rows = BLOCKS_PER_GROUP * block_rows;
+    // Each group: its index, its rows of G, its samples' image gradient (if asked), its
+    // partial sum (if asked).
+    type Piece<'a> = (
+        usize,
+        &'a [f32],
+        Option<&'a mut [f32]>,
+        Option<&'a mut [f32]>,
+    );
+    let mut pieces: Vec<Piece<'_>> = Vec::with_capacity(groups);
+    let mut images = image_grad.map(|ig| ig.chunks_mut(BLOCKS_PER_GROUP * per_block * sample_len));
+    let mut sums = want_kernel.then(|| partial.chunks_mut(size));
+    for (gi, g) in grad.chunks(group_rows * filters).enumerate() {
+        let image = images.as_mut().and_then(Iterator::next);
+        let sum = sums.as_mut().and_then(Iterator::next);
+        pieces.push((gi, g, image, sum));
+    }
+    let task = |(gi, g, mut image_grad, mut sums): Piece<'_>| {
+        let rows = g.len() / filters.max(1);
+        let mut scratch = crate::pool::take(block_rows.min(rows) * row_len);
+        for (bi, g) in g.chunks(block_rows * filters).enumerate() {
+            let rows = g.len() / filters;
+            let first_row = gi * group_rows + bi * block_rows;
+            let gm = ArrayView2::from_shape((rows, filters), g).expect("rows x filters");
+            let scratch = &mut scratch[..rows * row_len];
+            if let Some(sums) = sums.as_deref_mut() {
+                im2col_rows(p, image, first_row, scratch);
+                let lhs =
+                    ArrayView2::from_shape((rows, row_len), &*scratch).expect("rows x row_len");
+                let out =
+                    ArrayViewMut2::from_shape((row_len, filters), sums).expect("row_len x filters");
+                matmul_serial_into(lhs.t(), gm, out, bi > 0);
+            }
+            if let Some(image_grad) = image_grad.as_deref_mut() {
+                let out = ArrayViewMut2::from_shape((rows, row_len), &mut *scratch)
+                    .expect("rows x row_len");
+                matmul_serial_into(gm, kernel.t(), out, false);
+                let first_sample = first_row / rows_per_sample;
+                let len = rows / rows_per_sample * sample_len;
+                let at = bi * per_block * sample_len;
+                col2im_samples(p, scratch, first_sample, &mut image_grad[at..at + len]);
+            }
+        }
+        crate::pool::recycle_vec(scratch);
+    };
+    if groups == 1 {
+        pieces.into_iter().for_each(task);
+    } else {
+        for_each_block(pieces, task);
+    }
+    let kernel_grad = want_kernel.then(|| {
+        let mut out = Array2::zeros((row_len, filters));
+        let total = out.as_slice_mut().expect("a fresh array");
+        for run in partial.chunks_exact(size.max(1)) {
+            for (s, &v) in total.iter_mut().zip(run) {
+                *s += v;
+            }
+        }
+        out
+    });
+    crate::pool::recycle_vec(partial);
+    kernel_grad
 }
 
 /// `g = g · activation'(y)` in place (nothing for the identity), and, with `want_bias`,
@@ -355,11 +570,10 @@ impl Op for Conv2d {
     }
 }
 
-/// A [`Conv2d`] on a tape that will differentiate its kernel: the forward pass keeps its
-/// patches (`rows × kh·kw·in` values, 17.8 MB for W4's second layer at batch 128) until
-/// the backward pass reads them for the kernel gradient, instead of gathering them again.
-/// The backward pass hands the buffer on to the input gradient's patch gradient, so the
-/// step holds no more buffers of that size than before.
+/// A [`Conv2d`] on a tape that will differentiate its kernel: on the short paths (a 3×3
+/// kernel over one channel), the forward pass keeps its patches (3.1 MB for W4's first
+/// layer at batch 128) until the backward pass reads them for the kernel gradient, instead
+/// of gathering them again. Blocked convolutions keep nothing.
 struct KeepingPatches {
     conv: Conv2d,
     patches: RefCell<Option<Vec<f32>>>,
@@ -591,9 +805,9 @@ impl<'t> Var<'t> {
     /// `[batch, h, w, in]` with a kernel `[kh, kw, in, out]` (Keras's layout) gives
     /// `[batch, out_h, out_w, out]`, with the strides, padding and dilation of `conv`.
     ///
-    /// When the tape will differentiate the kernel, the forward pass keeps its patches
-    /// (`batch · out_h · out_w × kh · kw · in` values) for the kernel gradient until the
-    /// backward pass, which hands that buffer on to the input gradient.
+    /// For a 3×3 kernel over one channel, when the tape will differentiate the kernel, the
+    /// forward pass keeps its patches (`batch · out_h · out_w × 9` values) for the kernel
+    /// gradient until the backward pass.
     ///
     /// # Panics
     /// If the input is not rank 4, the kernel not `[kh, kw, in, out]` for the input's `in`,
@@ -843,11 +1057,82 @@ mod tests {
     }
 
     #[test]
-    fn kept_patches_give_the_gradients_of_patches_gathered_again() {
+    fn blocks_and_groups_give_the_whole_batch_products() {
+        // 2 samples a block, 5 blocks, groups of 4 and 1: against the products over all the
+        // patches at once, and the same bits on one and two threads.
+        let conv = Conv2d {
+            activation: Pointwise::Relu,
+            ..Conv2d::default()
+        };
         let (x, k, b) = (
-            sample(&[3, 9, 8, 4], 12),
-            sample(&[3, 3, 4, 5], 13),
-            sample(&[5], 14),
+            sample(&[10, 20, 20, 16], 19),
+            sample(&[3, 3, 16, 8], 20),
+            sample(&[8], 21),
+        );
+        let window = conv.window(k.shape());
+        let p = conv.layout(&[&x, &k], &window);
+        assert!(blocked(&p, 8));
+        assert_eq!(samples_per_block(&p), 2);
+        let run = |threads: usize| {
+            let runtime = keel_runtime::Runtime::builder()
+                .threads(threads)
+                .build()
+                .unwrap();
+            runtime.install(|| {
+                let tape = Tape::new();
+                let (xv, kv, bv) = (
+                    tape.var(x.clone()),
+                    tape.var(k.clone()),
+                    tape.var(b.clone()),
+                );
+                let y = xv.conv2d(kv, Some(bv), conv);
+                let grads = (y * y).sum().backward();
+                let grad = |v| grads.get(v).unwrap().clone();
+                (y.value().as_ref().clone(), grad(xv), grad(kv), grad(bv))
+            })
+        };
+        let (y, dx, dk, db) = run(1);
+        assert_eq!((y.clone(), dx.clone(), dk.clone(), db.clone()), run(2));
+        // The whole-batch formulas: G = 2y · relu'(y) = 2y.
+        let close = |a: &Tensor, b: &Tensor| {
+            let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let diff = (a - b).mapv(f32::abs).fold(0.0f32, |m, &v| m.max(v));
+            assert!(diff <= 1e-5 * scale, "{diff} of {scale}");
+        };
+        let want_y = naive(&x, &k, Conv2d::default()) + &b;
+        close(&y, &want_y.mapv(|v| v.max(0.0)));
+        let g = y.mapv(|v| 2.0 * v);
+        let rows = p.rows();
+        let g2 = g.view().into_shape_with_order((rows, 8)).unwrap();
+        let g2 = g2.into_dimensionality::<Ix2>().unwrap();
+        let patches = gather(&p, &x);
+        let patches = ArrayView2::from_shape((rows, p.row_len()), &patches).unwrap();
+        close(
+            &dk,
+            &patches
+                .t()
+                .dot(&g2)
+                .into_shape_with_order(k.shape())
+                .unwrap(),
+        );
+        let patch_grad = g2.dot(&kernel_matrix(&k).t());
+        let mut want_dx = Tensor::zeros(x.shape());
+        col2im(
+            &p,
+            patch_grad.as_slice().unwrap(),
+            want_dx.as_slice_mut().unwrap(),
+        );
+        close(&dx, &want_dx);
+        close(&db, &g2.sum_axis(ndarray::Axis(0)).into_dyn());
+    }
+
+    #[test]
+    fn kept_patches_give_the_gradients_of_patches_gathered_again() {
+        // A 3×3 kernel over one channel with 16 filters: the short path, which keeps them.
+        let (x, k, b) = (
+            sample(&[3, 9, 8, 1], 12),
+            sample(&[3, 3, 1, 16], 13),
+            sample(&[16], 14),
         );
         let relu = Conv2d {
             activation: Pointwise::Relu,
@@ -876,7 +1161,7 @@ mod tests {
         let y = tape
             .constant(x)
             .conv2d(tape.var(k), Some(tape.var(b)), relu);
-        assert_eq!(y.shape(), vec![3, 7, 6, 5]);
+        assert_eq!(y.shape(), vec![3, 7, 6, 16]);
         drop(tape);
     }
 

@@ -94,15 +94,22 @@ pub(crate) fn im2col(p: &Patches<'_>, image: &[f32], out: &mut [f32]) {
     let row_len = p.row_len();
     debug_assert_eq!(out.len(), p.rows() * row_len);
     for_row_chunks(out, row_len, |first, chunk| {
-        for (k, row) in chunk.chunks_exact_mut(row_len).enumerate() {
-            p.for_runs(
-                first + k,
-                row,
-                |row| row.fill(0.0),
-                |row, dst, src, len| copy(&mut row[dst..dst + len], &image[src..src + len]),
-            );
-        }
+        im2col_rows(p, image, first, chunk)
     });
+}
+
+/// Writes the patches of rows `first..` of `image` as the rows of `out` (whole rows,
+/// fully overwritten), on the calling thread.
+pub(crate) fn im2col_rows(p: &Patches<'_>, image: &[f32], first: usize, out: &mut [f32]) {
+    let row_len = p.row_len();
+    for (k, row) in out.chunks_exact_mut(row_len).enumerate() {
+        p.for_runs(
+            first + k,
+            row,
+            |row| row.fill(0.0),
+            |row, dst, src, len| copy(&mut row[dst..dst + len], &image[src..src + len]),
+        );
+    }
 }
 
 /// `image_grad = Σ` of every patch row of `patch_grad` added back where it was gathered
@@ -113,24 +120,40 @@ pub(crate) fn col2im(p: &Patches<'_>, patch_grad: &[f32], image_grad: &mut [f32]
     let (row_len, sample_len) = (p.row_len(), h * w * c);
     let rows_per_sample = p.geometry.out.0 * p.geometry.out.1;
     for_row_chunks(image_grad, sample_len, |first, chunk| {
-        chunk.fill(0.0);
-        let base = first * sample_len;
-        let rows = first * rows_per_sample..(first + chunk.len() / sample_len) * rows_per_sample;
-        for r in rows {
-            let row = &patch_grad[r * row_len..(r + 1) * row_len];
-            p.for_runs(
-                r,
-                &mut *chunk,
-                |_| {},
-                |chunk, src, dst, len| {
-                    let dst = dst - base;
-                    for (d, &g) in chunk[dst..dst + len].iter_mut().zip(&row[src..src + len]) {
-                        *d += g;
-                    }
-                },
-            );
-        }
+        let rows = first * rows_per_sample * row_len
+            ..(first + chunk.len() / sample_len) * rows_per_sample * row_len;
+        col2im_samples(p, &patch_grad[rows], first, chunk)
     });
+}
+
+/// [`col2im`] for the samples from `first` on whose image gradients `image_grad` holds
+/// (whole samples, fully overwritten), from their patch rows `patch_grad`, on the calling
+/// thread, in row order.
+pub(crate) fn col2im_samples(
+    p: &Patches<'_>,
+    patch_grad: &[f32],
+    first: usize,
+    image_grad: &mut [f32],
+) {
+    let [_, h, w, c] = p.image;
+    let (row_len, sample_len) = (p.row_len(), h * w * c);
+    let rows_per_sample = p.geometry.out.0 * p.geometry.out.1;
+    image_grad.fill(0.0);
+    let base = first * sample_len;
+    let first_row = first * rows_per_sample;
+    for (k, row) in patch_grad.chunks_exact(row_len).enumerate() {
+        p.for_runs(
+            first_row + k,
+            &mut *image_grad,
+            |_| {},
+            |chunk, src, dst, len| {
+                let dst = dst - base;
+                for (d, &g) in chunk[dst..dst + len].iter_mut().zip(&row[src..src + len]) {
+                    *d += g;
+                }
+            },
+        );
+    }
 }
 
 #[cfg(test)]

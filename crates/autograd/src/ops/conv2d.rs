@@ -445,8 +445,11 @@ fn blocked_backward(
         for_each_block(pieces, task);
     }
     let kernel_grad = want_kernel.then(|| {
-        let mut out = Array2::zeros((row_len, filters));
+        // A pooled buffer: a kernel gradient is weight-sized, and made every step.
+        let mut out = Array2::from_shape_vec((row_len, filters), crate::pool::take(size))
+            .expect("row_len * filters elements");
         let total = out.as_slice_mut().expect("a fresh array");
+        total.fill(0.0);
         for run in partial.chunks_exact(size.max(1)) {
             for (s, &v) in total.iter_mut().zip(run) {
                 *s += v;

@@ -7,6 +7,7 @@
 //! are zero.
 
 use super::window::{for_row_chunks, Geometry, Padding, Window2d};
+use multiversion::multiversion;
 
 /// The shape of a channels-last image batch and the window sliding over it.
 #[derive(Debug, Clone, Copy)]
@@ -130,7 +131,8 @@ pub(crate) fn im2col_rows(p: &Patches<'_>, image: &[f32], first: usize, out: &mu
 /// window's position advances from row to row instead of being worked out again (three
 /// divisions and the clipping of each axis a row, most of the time of W4's first layer,
 /// whose rows are 9 values).
-fn im2col_rows_valid(p: &Patches<'_>, image: &[f32], first: usize, out: &mut [f32]) {
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn im2col_rows_valid<'a>(p: &Patches<'a>, image: &[f32], first: usize, out: &mut [f32]) {
     let [_, h, w, c] = p.image;
     let (oh, ow) = p.geometry.out;
     let (kh, kw) = p.window.size;
@@ -180,8 +182,9 @@ pub(crate) fn col2im(p: &Patches<'_>, patch_grad: &[f32], image_grad: &mut [f32]
 /// [`col2im`] for the samples from `first` on whose image gradients `image_grad` holds
 /// (whole samples, fully overwritten), from their patch rows `patch_grad`, on the calling
 /// thread, in row order.
-pub(crate) fn col2im_samples(
-    p: &Patches<'_>,
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+pub(crate) fn col2im_samples<'a>(
+    p: &Patches<'a>,
     patch_grad: &[f32],
     first: usize,
     image_grad: &mut [f32],

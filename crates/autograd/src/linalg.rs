@@ -135,6 +135,37 @@ fn split_rows(
     keel_runtime::for_each_piece(halves, |(a, out)| gemm_serial(a, b, out, accumulate));
 }
 
+/// `out = a @ b`, or `out += a @ b` when `accumulate` is true, on the calling thread
+/// whatever the shapes (for pieces that already run on the runtime's threads).
+///
+/// # Panics
+/// If the shapes do not chain.
+pub(crate) fn matmul_serial_into(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    mut out: ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && out.dim() == (m, n),
+        "matmul: lhs {:?} and rhs {:?} do not give output {:?}",
+        a.shape(),
+        b.shape(),
+        out.shape()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            out.fill(0.0);
+        }
+        return;
+    }
+    gemm_serial(a, b, out, accumulate);
+}
+
 /// One single-threaded `gemm` call: `out (+)= a @ b`, shapes already checked.
 fn gemm_serial(
     a: ArrayView2<'_, f32>,

@@ -46,4 +46,20 @@ pub trait Op: std::fmt::Debug {
             .map(|(g, &n)| n.then_some(g))
             .collect()
     }
+
+    /// Like [`backward_needed`](Op::backward_needed), but owning `grad_output`: an op may
+    /// reuse its storage (the convolution applies its activation's derivative in place)
+    /// instead of taking a new buffer of the output's size. The tape calls this one; the
+    /// default calls `backward_needed` and gives the buffer back to the runtime's arena.
+    fn backward_owned(
+        &self,
+        inputs: &[&Tensor],
+        output: &Tensor,
+        grad_output: Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        let grads = self.backward_needed(inputs, output, &grad_output, needed);
+        crate::pool::recycle(grad_output);
+        grads
+    }
 }

@@ -193,6 +193,12 @@ impl Tape {
         Arc::clone(&self.nodes.borrow()[id].value)
     }
 
+    /// Whether node `id` needs a gradient (false on a [`no_grad`](Tape::no_grad) tape, for
+    /// constants, frozen parameters and what only they feed).
+    pub(crate) fn requires_grad(&self, id: usize) -> bool {
+        self.nodes.borrow()[id].requires_grad
+    }
+
     /// The name of the op that produced node `id`, or `None` for a leaf.
     pub fn op_name(&self, id: usize) -> Option<&'static str> {
         self.nodes.borrow()[id].name
@@ -245,7 +251,7 @@ impl Tape {
                 .iter()
                 .map(|&i| nodes[i].requires_grad)
                 .collect();
-            let input_grads = op.backward_needed(&inputs, &node.value, &grad, &needed);
+            let input_grads = op.backward_owned(&inputs, &node.value, grad, &needed);
             debug_assert_eq!(
                 input_grads.len(),
                 inputs.len(),
@@ -258,7 +264,6 @@ impl Tape {
                     accumulate(&mut grads[input], g);
                 }
             }
-            pool::recycle(grad);
         }
         Gradients::new(
             leaves,

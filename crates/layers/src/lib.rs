@@ -57,5 +57,5 @@ pub use keel_autograd::ops::window::Padding;
 pub use layer::Layer;
 pub use pooling2d::{AveragePooling2D, MaxPooling2D, Pooling2DConfig};
 pub use regularizer::{Penalty, Regularizer};
-pub use reshape::Reshape;
+pub use reshape::{Reshape, TargetShape};
 pub use weights::weights_mismatch;

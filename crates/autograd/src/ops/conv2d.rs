@@ -2,22 +2,32 @@
 //! images as one tape node.
 //!
 //! Forward gathers every window into a row of patches (`im2col`) and multiplies the patches
-//! `[batch * out_h * out_w, kh * kw * in]` by the kernel read as `[kh * kw * in, out]`
-//! through [`matmul_into`], so a large convolution is cut by the runtime's one partition
-//! plan and its result does not depend on the thread count. Backward gives the kernel
-//! gradient `patchesᵀ G` (the patches gathered again rather than kept), the bias gradient
-//! `Σ_rows G`, and, only when the input needs one, `G kernelᵀ` added back onto the image
-//! (`col2im`). Patches and the other scratch come from the runtime's buffer arena.
+//! `[batch * out_h * out_w, kh * kw * in]` by the kernel read as `[kh * kw * in, out]`.
+//! Most convolutions run block by block (`blocked_forward`, `blocked_backward`): a few
+//! whole samples at a time gather their patches into a scratch buffer that stays in the
+//! cache, so the batch's patches (17.8 MB for W4's second layer at batch 128) are never
+//! written to memory; backward gathers each block again for the kernel gradient
+//! `patchesᵀ G` and computes `G kernelᵀ` in the same scratch, added back onto the image
+//! (`col2im`) only when the input needs a gradient. A 3×3 kernel over one channel (a
+//! grayscale first layer, patch rows of 9 values) instead takes short paths over all the
+//! patches at once, which the forward pass keeps for the kernel gradient when the tape
+//! will need it ([`Var::conv2d`]). Backward first applies the activation's derivative in
+//! place on the output gradient it owns (`G`), summing the bias gradient `Σ_rows G` in the
+//! same pass. Every cut depends on the shapes alone, so results do not depend on the
+//! thread count. Patches and the other scratch come from the runtime's buffer arena.
 
-use super::dense::{bias_then_activation, times_derivative, Pointwise};
-use super::im2col::{col2im, im2col, Patches};
+use super::dense::{bias_then_activation, Pointwise};
+use super::im2col::{col2im, col2im_samples, im2col, im2col_rows, Patches};
 use super::matmul::product;
 use super::window::{Padding, Window2d};
-use crate::elementwise::{for_rows, zip3};
+use crate::elementwise::for_rows;
+use crate::linalg::matmul_serial_into;
 use crate::{matmul_into, Op, Tensor, Var};
 use keel_runtime::plan;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, Ix2};
+use multiversion::multiversion;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Ix2};
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 /// `activation(conv2d(x, kernel) + bias)` for `x: [batch, h, w, in]`, `kernel: [kh, kw,
 /// in, out]` (Keras's layout), `bias: [out]`; output `[batch, out_h, out_w, out]`.
@@ -107,19 +117,43 @@ fn standard(t: &Tensor) -> Cow<'_, Tensor> {
     }
 }
 
-impl Op for Conv2d {
-    fn name(&self) -> &'static str {
-        "conv2d"
-    }
-    fn forward(&self, x: &[&Tensor]) -> Tensor {
+impl Conv2d {
+    /// The forward pass; with `keep`, the patches are left there for the backward pass
+    /// (the kernel gradient reads them) instead of going back to the arena.
+    fn run_forward(&self, x: &[&Tensor], keep: Option<&RefCell<Option<Vec<f32>>>>) -> Tensor {
         let window = self.window(x[1].shape());
         let p = self.layout(x, &window);
         let filters = x[1].shape()[3];
         let kernel = standard(x[1]);
-        let patches = gather(&p, x[0]);
         let (oh, ow) = p.geometry.out;
         let mut out = crate::pool::tensor_for_overwrite(&[p.image[0], oh, ow, filters]);
-        {
+        let bias = x.get(2).map(|b| standard(b));
+        let bias = bias
+            .as_ref()
+            .map(|b| b.as_slice().expect("standard layout"));
+        if blocked(&p, filters) {
+            let image = x[0].as_standard_layout();
+            blocked_forward(
+                &p,
+                image.as_slice().expect("standard layout"),
+                kernel_matrix(&kernel),
+                bias,
+                self.activation,
+                out.as_slice_mut().expect("a fresh tensor"),
+            );
+            return out;
+        }
+        let patches = gather(&p, x[0]);
+        let short = (p.row_len(), filters) == (SHORT_ROW, 32) && kernel.as_slice().is_some();
+        if short {
+            short_forward(
+                &patches,
+                kernel.as_slice().expect("standard layout"),
+                bias,
+                self.activation,
+                out.as_slice_mut().expect("a fresh tensor"),
+            );
+        } else {
             let out2 = ArrayViewMut2::from_shape(
                 (p.rows(), filters),
                 out.as_slice_mut().expect("a fresh tensor"),
@@ -129,17 +163,386 @@ impl Op for Conv2d {
                 ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
             matmul_into(lhs, kernel_matrix(&kernel), out2, false);
         }
-        crate::pool::recycle_vec(patches);
-        let bias = x.get(2).map(|b| standard(b));
-        let bias = bias
-            .as_ref()
-            .map(|b| b.as_slice().expect("standard layout"));
-        if bias.is_some() || self.activation != Pointwise::Identity {
+        match keep {
+            Some(slot) => {
+                if let Some(old) = slot.replace(Some(patches)) {
+                    crate::pool::recycle_vec(old);
+                }
+            }
+            None => crate::pool::recycle_vec(patches),
+        }
+        if !short && (bias.is_some() || self.activation != Pointwise::Identity) {
             let act = self.activation;
             let out = out.as_slice_mut().expect("a fresh tensor");
             for_rows(out, filters, |rows| bias_then_activation(rows, bias, act));
         }
         out
+    }
+
+    /// The backward pass from the output gradient `g`, whose storage it reuses for the
+    /// gradient at the pre-activation; `saved` holds the forward's patches if it kept them.
+    fn run_backward(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: Tensor,
+        needed: &[bool],
+        saved: Option<Vec<f32>>,
+    ) -> Vec<Option<Tensor>> {
+        let window = self.window(x[1].shape());
+        let p = self.layout(x, &window);
+        let filters = x[1].shape()[3];
+        let act = self.activation;
+        // G = dL/dz, the gradient at the pre-activation, as a [rows, filters] matrix: the
+        // activation's derivative applied in place, the bias gradient summed in the same pass.
+        let mut g = if g.is_standard_layout() {
+            g
+        } else {
+            let copy = g.as_standard_layout().into_owned();
+            crate::pool::recycle(g);
+            copy
+        };
+        let want_bias = x.len() > 2 && needed[2];
+        let bias_grad = {
+            let y = y.as_standard_layout();
+            pre_activation_grad(
+                g.as_slice_mut().expect("standard layout"),
+                y.as_slice().expect("standard layout"),
+                filters,
+                act,
+                want_bias,
+            )
+        };
+        let kernel = standard(x[1]);
+        if blocked(&p, filters) {
+            if let Some(patches) = saved {
+                crate::pool::recycle_vec(patches);
+            }
+            let image = x[0].as_standard_layout();
+            let mut image_grad = needed[0].then(|| crate::pool::tensor_for_overwrite(x[0].shape()));
+            let kernel_grad = blocked_backward(
+                &p,
+                image.as_slice().expect("standard layout"),
+                kernel_matrix(&kernel),
+                g.as_slice().expect("standard layout"),
+                needed[1],
+                image_grad
+                    .as_mut()
+                    .map(|t| t.as_slice_mut().expect("a fresh tensor")),
+            );
+            let kernel_grad = kernel_grad.map(|k| {
+                k.into_shape_with_order(x[1].shape())
+                    .expect("the kernel's size")
+            });
+            let mut grads = vec![image_grad, kernel_grad];
+            if x.len() > 2 {
+                grads.push(
+                    bias_grad.map(|b| Tensor::from_shape_vec(vec![filters], b).expect("[filters]")),
+                );
+            }
+            crate::pool::recycle(g);
+            return grads;
+        }
+        let grad = g
+            .view()
+            .into_shape_with_order((p.rows(), filters))
+            .expect("the output holds rows x filters")
+            .into_dimensionality::<Ix2>()
+            .expect("rank 2");
+        // The kernel gradient first: its patches' buffer then serves the patch gradient.
+        let kernel_grad = if needed[1] {
+            let patches = saved.unwrap_or_else(|| gather(&p, x[0]));
+            let lhs =
+                ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
+            let kernel_grad = kernel_gradient(lhs, grad)
+                .into_shape_with_order(x[1].shape())
+                .expect("the kernel's size");
+            crate::pool::recycle_vec(patches);
+            Some(kernel_grad)
+        } else {
+            if let Some(patches) = saved {
+                crate::pool::recycle_vec(patches);
+            }
+            None
+        };
+        let input_grad = needed[0].then(|| {
+            let mut patch_grad = crate::pool::take(p.rows() * p.row_len());
+            let out = ArrayViewMut2::from_shape((p.rows(), p.row_len()), &mut patch_grad)
+                .expect("rows x row_len");
+            matmul_into(grad, kernel_matrix(&kernel).t(), out, false);
+            let mut image_grad = crate::pool::tensor_for_overwrite(x[0].shape());
+            col2im(
+                &p,
+                &patch_grad,
+                image_grad.as_slice_mut().expect("a fresh tensor"),
+            );
+            crate::pool::recycle_vec(patch_grad);
+            image_grad
+        });
+        let mut grads = vec![input_grad, kernel_grad];
+        if x.len() > 2 {
+            grads.push(
+                bias_grad.map(|b| Tensor::from_shape_vec(vec![filters], b).expect("[filters]")),
+            );
+        }
+        crate::pool::recycle(g);
+        grads
+    }
+}
+
+/// Whether a convolution of this layout runs block by block ([`blocked_forward`],
+/// [`blocked_backward`]): all but a 3×3 kernel over one channel with 16 or 32 filters,
+/// which take the short paths over all the patches at once.
+fn blocked(p: &Patches<'_>, filters: usize) -> bool {
+    !(p.row_len() == SHORT_ROW && (filters == 16 || filters == 32))
+}
+
+/// The patches of a block hold about this many values (512 KiB, within a core's L2 cache
+/// with the block's output and the GEMM library's packed kernel).
+const BLOCK_VALUES: usize = 1 << 17;
+
+/// Blocks of a backward pass summed into one partial kernel gradient.
+const BLOCKS_PER_GROUP: usize = 4;
+
+/// Whole samples per block: patches of about [`BLOCK_VALUES`] values, one sample at least.
+fn samples_per_block(p: &Patches<'_>) -> usize {
+    let per_sample = (p.rows() / p.image[0].max(1)) * p.row_len();
+    (BLOCK_VALUES / per_sample.max(1)).max(1)
+}
+
+/// Runs `task` on the runtime's threads with the runtime installed (the helpers take and
+/// give back their blocks' scratch in its arena).
+fn for_each_block<P: Send>(pieces: impl IntoIterator<Item = P>, task: impl Fn(P) + Sync) {
+    let runtime = keel_runtime::Runtime::current();
+    keel_runtime::for_each_piece(pieces, |piece| runtime.install(|| task(piece)));
+}
+
+/// The forward pass block by block: each block of whole samples gathers its patches into
+/// a scratch buffer that stays in the cache, multiplies them by the kernel on one thread,
+/// and applies the bias and activation to its output rows while they are in the cache;
+/// blocks run on the runtime's threads. The patches of the whole batch (17.8 MB for W4's
+/// second layer at batch 128) are never written to memory. Blocks are cut from the shapes
+/// alone and each value is computed within one block, so the bits do not depend on the
+/// thread count.
+fn blocked_forward(
+    p: &Patches<'_>,
+    image: &[f32],
+    kernel: ArrayView2<'_, f32>,
+    bias: Option<&[f32]>,
+    act: Pointwise,
+    out: &mut [f32],
+) {
+    let (row_len, filters) = (p.row_len(), kernel.ncols());
+    let rows_per_sample = p.rows() / p.image[0].max(1);
+    let block_rows = samples_per_block(p) * rows_per_sample;
+    if out.is_empty() || filters == 0 {
+        return;
+    }
+    let task = |(i, out): (usize, &mut [f32])| {
+        let rows = out.len() / filters;
+        let mut patches = crate::pool::take(rows * row_len);
+        im2col_rows(p, image, i * block_rows, &mut patches);
+        let lhs = ArrayView2::from_shape((rows, row_len), &patches).expect("rows x row_len");
+        let o = ArrayViewMut2::from_shape((rows, filters), &mut *out).expect("rows x filters");
+        matmul_serial_into(lhs, kernel, o, false);
+        crate::pool::recycle_vec(patches);
+        if bias.is_some() || act != Pointwise::Identity {
+            bias_then_activation(out, bias, act);
+        }
+    };
+    let pieces = out.chunks_mut(block_rows * filters).enumerate();
+    if block_rows >= p.rows() {
+        pieces.for_each(task);
+    } else {
+        for_each_block(pieces, task);
+    }
+}
+
+/// The backward pass block by block, from `grad` (`G`, the gradient at the
+/// pre-activation): each block gathers its patches again into a scratch buffer in the
+/// cache, adds `patchesᵀ G_block` to its group's partial kernel gradient, then, when
+/// `image_grad` is asked for, computes `G_block kernelᵀ` in the same scratch and adds it
+/// back onto its samples' image gradient. Groups of [`BLOCKS_PER_GROUP`] blocks run on the
+/// runtime's threads, each summing its blocks in order; the groups' sums are then added in
+/// group order. Blocks and groups are cut from the shapes alone, so the bits do not
+/// depend on the thread count. Returns the kernel gradient `[row_len, filters]` when
+/// `want_kernel`.
+fn blocked_backward(
+    p: &Patches<'_>,
+    image: &[f32],
+    kernel: ArrayView2<'_, f32>,
+    grad: &[f32],
+    want_kernel: bool,
+    image_grad: Option<&mut [f32]>,
+) -> Option<Array2<f32>> {
+    let (row_len, filters) = (p.row_len(), kernel.ncols());
+    let samples = p.image[0];
+    let rows_per_sample = p.rows() / samples.max(1);
+    let sample_len = p.image[1] * p.image[2] * p.image[3];
+    let per_block = samples_per_block(p);
+    let block_rows = per_block * rows_per_sample;
+    let blocks = samples.div_ceil(per_block).max(1);
+    let groups = blocks.div_ceil(BLOCKS_PER_GROUP);
+    let size = row_len * filters;
+    if !want_kernel && image_grad.is_none() {
+        return None;
+    }
+    if filters == 0 || rows_per_sample == 0 {
+        if let Some(image_grad) = image_grad {
+            image_grad.fill(0.0);
+        }
+        return want_kernel.then(|| Array2::zeros((row_len, filters)));
+    }
+    let mut partial = crate::pool::take(if want_kernel { groups * size } else { 0 });
+    let group_rows = BLOCKS_PER_GROUP * block_rows;
+    // Each group: its index, its rows of G, its samples' image gradient (if asked), its
+    // partial sum (if asked).
+    type Piece<'a> = (
+        usize,
+        &'a [f32],
+        Option<&'a mut [f32]>,
+        Option<&'a mut [f32]>,
+    );
+    let mut pieces: Vec<Piece<'_>> = Vec::with_capacity(groups);
+    let mut images = image_grad.map(|ig| ig.chunks_mut(BLOCKS_PER_GROUP * per_block * sample_len));
+    let mut sums = want_kernel.then(|| partial.chunks_mut(size));
+    for (gi, g) in grad.chunks(group_rows * filters).enumerate() {
+        let image = images.as_mut().and_then(Iterator::next);
+        let sum = sums.as_mut().and_then(Iterator::next);
+        pieces.push((gi, g, image, sum));
+    }
+    let task = |(gi, g, mut image_grad, mut sums): Piece<'_>| {
+        let rows = g.len() / filters.max(1);
+        let mut scratch = crate::pool::take(block_rows.min(rows) * row_len);
+        for (bi, g) in g.chunks(block_rows * filters).enumerate() {
+            let rows = g.len() / filters;
+            let first_row = gi * group_rows + bi * block_rows;
+            let gm = ArrayView2::from_shape((rows, filters), g).expect("rows x filters");
+            let scratch = &mut scratch[..rows * row_len];
+            if let Some(sums) = sums.as_deref_mut() {
+                im2col_rows(p, image, first_row, scratch);
+                let lhs =
+                    ArrayView2::from_shape((rows, row_len), &*scratch).expect("rows x row_len");
+                let out =
+                    ArrayViewMut2::from_shape((row_len, filters), sums).expect("row_len x filters");
+                matmul_serial_into(lhs.t(), gm, out, bi > 0);
+            }
+            if let Some(image_grad) = image_grad.as_deref_mut() {
+                let out = ArrayViewMut2::from_shape((rows, row_len), &mut *scratch)
+                    .expect("rows x row_len");
+                matmul_serial_into(gm, kernel.t(), out, false);
+                let first_sample = first_row / rows_per_sample;
+                let len = rows / rows_per_sample * sample_len;
+                let at = bi * per_block * sample_len;
+                col2im_samples(p, scratch, first_sample, &mut image_grad[at..at + len]);
+            }
+        }
+        crate::pool::recycle_vec(scratch);
+    };
+    if groups == 1 {
+        pieces.into_iter().for_each(task);
+    } else {
+        for_each_block(pieces, task);
+    }
+    let kernel_grad = want_kernel.then(|| {
+        // A pooled buffer: a kernel gradient is weight-sized, and made every step.
+        let mut out = Array2::from_shape_vec((row_len, filters), crate::pool::take(size))
+            .expect("row_len * filters elements");
+        let total = out.as_slice_mut().expect("a fresh array");
+        total.fill(0.0);
+        for run in partial.chunks_exact(size.max(1)) {
+            for (s, &v) in total.iter_mut().zip(run) {
+                *s += v;
+            }
+        }
+        out
+    });
+    crate::pool::recycle_vec(partial);
+    kernel_grad
+}
+
+/// `g = g · activation'(y)` in place (nothing for the identity), and, with `want_bias`,
+/// the column sums of the result read as rows of `filters` values: the bias gradient.
+/// Cut into runs of whole rows by the length alone ([`plan::row_runs`]); each run's sums
+/// are added in run order, so the bits do not depend on the thread count.
+fn pre_activation_grad(
+    g: &mut [f32],
+    y: &[f32],
+    filters: usize,
+    act: Pointwise,
+    want_bias: bool,
+) -> Option<Vec<f32>> {
+    assert_eq!(
+        g.len(),
+        y.len(),
+        "conv2d: output and its gradient differ in length"
+    );
+    if act == Pointwise::Identity && !want_bias {
+        return None;
+    }
+    let run = plan::row_runs(g.len(), filters);
+    let runs = g.len().div_ceil(run.max(1)).max(1);
+    let mut partial = vec![0.0f32; runs * filters];
+    let pieces = g
+        .chunks_mut(run.max(1))
+        .zip(y.chunks(run.max(1)))
+        .zip(partial.chunks_mut(filters));
+    let task = |((g, y), sums): ((&mut [f32], &[f32]), &mut [f32])| {
+        derivative_and_sums(g, y, sums, act, want_bias)
+    };
+    if runs == 1 {
+        pieces.for_each(task);
+    } else {
+        keel_runtime::for_each_piece(pieces, task);
+    }
+    want_bias.then(|| {
+        let mut sums = vec![0.0f32; filters];
+        for run in partial.chunks_exact(filters) {
+            for (s, &v) in sums.iter_mut().zip(run) {
+                *s += v;
+            }
+        }
+        sums
+    })
+}
+
+/// One run of [`pre_activation_grad`]: `g = g · activation'(y)` row by row, `sums` += each
+/// row when `want_bias`.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn derivative_and_sums(
+    g: &mut [f32],
+    y: &[f32],
+    sums: &mut [f32],
+    act: Pointwise,
+    want_bias: bool,
+) {
+    let filters = sums.len();
+    for (g, y) in g.chunks_exact_mut(filters).zip(y.chunks_exact(filters)) {
+        match act {
+            Pointwise::Identity => {}
+            Pointwise::Relu => g
+                .iter_mut()
+                .zip(y)
+                .for_each(|(g, &y)| *g *= f32::from(u8::from(y > 0.0))),
+            _ => g
+                .iter_mut()
+                .zip(y)
+                .for_each(|(g, &y)| *g *= act.derivative_from_output(y)),
+        }
+        if want_bias {
+            for (s, &g) in sums.iter_mut().zip(g.iter()) {
+                *s += g;
+            }
+        }
+    }
+}
+
+impl Op for Conv2d {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+    fn forward(&self, x: &[&Tensor]) -> Tensor {
+        self.run_forward(x, None)
     }
     fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
         let all = vec![true; x.len()];
@@ -155,74 +558,95 @@ impl Op for Conv2d {
         g: &Tensor,
         needed: &[bool],
     ) -> Vec<Option<Tensor>> {
-        let window = self.window(x[1].shape());
-        let p = self.layout(x, &window);
-        let filters = x[1].shape()[3];
-        let act = self.activation;
-        // G = dL/dz, the gradient at the pre-activation, as a [rows, filters] matrix.
-        let g = standard(g);
-        let pre = (act != Pointwise::Identity).then(|| {
-            let mut buf = crate::pool::tensor_for_overwrite(g.shape());
-            let y = y.as_standard_layout();
-            zip3(
-                buf.as_slice_mut().expect("a fresh tensor"),
-                g.as_slice().expect("standard layout"),
-                y.as_slice().expect("standard layout"),
-                |pre, g, y| times_derivative(pre, g, y, act),
-            );
-            buf
-        });
-        let grad = pre.as_ref().unwrap_or(&g);
-        let grad = grad
-            .view()
-            .into_shape_with_order((p.rows(), filters))
-            .expect("the output holds rows x filters")
-            .into_dimensionality::<Ix2>()
-            .expect("rank 2");
-        let kernel = standard(x[1]);
-        let input_grad = needed[0].then(|| {
-            let mut patch_grad = crate::pool::take(p.rows() * p.row_len());
-            let out = ArrayViewMut2::from_shape((p.rows(), p.row_len()), &mut patch_grad)
-                .expect("rows x row_len");
-            matmul_into(grad, kernel_matrix(&kernel).t(), out, false);
-            let mut image_grad = crate::pool::tensor_for_overwrite(x[0].shape());
-            col2im(
-                &p,
-                &patch_grad,
-                image_grad.as_slice_mut().expect("a fresh tensor"),
-            );
-            crate::pool::recycle_vec(patch_grad);
-            image_grad
-        });
-        let kernel_grad = needed[1].then(|| {
-            let patches = gather(&p, x[0]);
-            let lhs =
-                ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
-            let kernel_grad = kernel_gradient(lhs, grad)
-                .into_shape_with_order(x[1].shape())
-                .expect("the kernel's size");
-            crate::pool::recycle_vec(patches);
-            kernel_grad
-        });
-        let mut grads = vec![input_grad, kernel_grad];
-        if x.len() > 2 {
-            grads.push(needed[2].then(|| grad.sum_axis(Axis(0)).into_dyn()));
-        }
-        if let Some(buf) = pre {
-            crate::pool::recycle(buf);
-        }
-        grads
+        let mut own = crate::pool::tensor_for_overwrite(g.shape());
+        own.assign(g);
+        self.run_backward(x, y, own, needed, None)
+    }
+    fn backward_owned(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        self.run_backward(x, y, g, needed, None)
     }
 }
 
-/// The kernel gradient `patchesᵀ G` (`[row_len, filters]`). With few input channels the
-/// patch rows are short (9 values for a 3×3 kernel over one channel) and the product has
-/// too few rows for the plan to cut; then, if the plan can cut the transposed product
-/// `Gᵀ patches` (`[filters, row_len]`, halves of its long inner dimension), that one is
-/// computed on the runtime's threads, into the transposed view of the result. The choice depends on the shapes
-/// alone, so the bits do not depend on the thread count.
+/// A [`Conv2d`] on a tape that will differentiate its kernel: on the short paths (a 3×3
+/// kernel over one channel), the forward pass keeps its patches (3.1 MB for W4's first
+/// layer at batch 128) until the backward pass reads them for the kernel gradient, instead
+/// of gathering them again. Blocked convolutions keep nothing.
+struct KeepingPatches {
+    conv: Conv2d,
+    patches: RefCell<Option<Vec<f32>>>,
+}
+
+impl std::fmt::Debug for KeepingPatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.patches.borrow().as_ref().map(Vec::len);
+        write!(f, "{:?} (patches kept: {kept:?})", self.conv)
+    }
+}
+
+impl Drop for KeepingPatches {
+    /// A tape dropped before its backward pass gives the patches back to the arena.
+    fn drop(&mut self) {
+        if let Some(patches) = self.patches.get_mut().take() {
+            crate::pool::recycle_vec(patches);
+        }
+    }
+}
+
+impl Op for KeepingPatches {
+    fn name(&self) -> &'static str {
+        self.conv.name()
+    }
+    fn forward(&self, x: &[&Tensor]) -> Tensor {
+        self.conv.run_forward(x, Some(&self.patches))
+    }
+    fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
+        self.conv.backward(x, y, g)
+    }
+    fn backward_needed(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: &Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        let mut own = crate::pool::tensor_for_overwrite(g.shape());
+        own.assign(g);
+        self.backward_owned(x, y, own, needed)
+    }
+    fn backward_owned(
+        &self,
+        x: &[&Tensor],
+        y: &Tensor,
+        g: Tensor,
+        needed: &[bool],
+    ) -> Vec<Option<Tensor>> {
+        // Taken, not borrowed: a second backward pass over the same tape gathers again.
+        let saved = self.patches.borrow_mut().take();
+        self.conv.run_backward(x, y, g, needed, saved)
+    }
+}
+
+/// The kernel gradient `patchesᵀ G` (`[row_len, filters]`). A 3×3 kernel over one channel
+/// (a grayscale image's first layer: patch rows of 9 values) with 16 or 32 filters takes
+/// [`short_kernel_gradient`]. Otherwise, with few input channels the patch rows are short
+/// and the product has too few rows for the plan to cut; then, if the plan can cut the
+/// transposed product `Gᵀ patches` (`[filters, row_len]`, halves of its long inner
+/// dimension), that one is computed on the runtime's threads, into the transposed view of
+/// the result. The choice depends on the shapes alone, so the bits do not depend on the
+/// thread count.
 fn kernel_gradient(patches: ArrayView2<'_, f32>, grad: ArrayView2<'_, f32>) -> Array2<f32> {
     let ((rows, row_len), filters) = (patches.dim(), grad.ncols());
+    if let (Some(p), Some(g), SHORT_ROW, 16 | 32) =
+        (patches.as_slice(), grad.as_slice(), row_len, filters)
+    {
+        return short_kernel_gradient(p, g, filters);
+    }
     let serial = |m, n| plan::product(m, rows, n) == plan::ProductCut::Serial;
     if serial(row_len, filters) && !serial(filters, row_len) {
         let mut out =
@@ -237,10 +661,156 @@ fn kernel_gradient(patches: ArrayView2<'_, f32>, grad: ArrayView2<'_, f32>) -> A
     }
 }
 
+/// The patch row length [`short_kernel_gradient`] takes: a 3×3 kernel over one channel.
+const SHORT_ROW: usize = 9;
+
+/// `patchesᵀ G` for patch rows of [`SHORT_ROW`] values and 16 or 32 filters, without a
+/// product: the general product of a `[9, rows] @ [rows, filters]` shape keeps few output
+/// values and streams two long operands, and ran at about a quarter of its usual speed for
+/// W4's first layer (`[9, 86528] @ [86528, 32]`). Here each run of rows (cut by
+/// [`plan::row_runs`] from the length alone) adds `patch[t] · G_row` into its own `9 ×
+/// filters` sums, held in registers, row after row; the runs' sums are then added in run
+/// order, so the bits do not depend on the thread count.
+fn short_kernel_gradient(patches: &[f32], grad: &[f32], filters: usize) -> Array2<f32> {
+    let rows = patches.len() / SHORT_ROW;
+    debug_assert_eq!(grad.len(), rows * filters);
+    let size = SHORT_ROW * filters;
+    let mut out = Array2::zeros((SHORT_ROW, filters));
+    if rows == 0 {
+        return out;
+    }
+    let per_run = plan::row_runs(patches.len(), SHORT_ROW) / SHORT_ROW;
+    let runs = rows.div_ceil(per_run);
+    let mut partial = vec![0.0f32; runs * size];
+    let pieces = patches
+        .chunks(per_run * SHORT_ROW)
+        .zip(grad.chunks(per_run * filters))
+        .zip(partial.chunks_mut(size));
+    let task = |((p, g), sums): ((&[f32], &[f32]), &mut [f32])| {
+        if filters == 16 {
+            outer_products_16(sums, p, g)
+        } else {
+            outer_products_32(sums, p, g)
+        }
+    };
+    if runs == 1 {
+        pieces.for_each(task);
+    } else {
+        keel_runtime::for_each_piece(pieces, task);
+    }
+    let sums = out.as_slice_mut().expect("a fresh array");
+    for run in partial.chunks_exact(size) {
+        for (s, &v) in sums.iter_mut().zip(run) {
+            *s += v;
+        }
+    }
+    out
+}
+
+/// `out = activation(patches K + bias)` for patch rows of [`SHORT_ROW`] values and 32
+/// filters (a 3×3 kernel over one channel), without a product: the general product of a
+/// `[rows, 9] @ [9, 32]` shape does little work per value it loads and stores, and its
+/// output then takes a second pass for the bias and activation. Here the kernel stays in
+/// registers and each output row is written once, activation included. Runs of rows are
+/// cut by [`plan::row_runs`] from the length alone; each value is computed on its own.
+fn short_forward(
+    patches: &[f32],
+    kernel: &[f32],
+    bias: Option<&[f32]>,
+    act: Pointwise,
+    out: &mut [f32],
+) {
+    const F: usize = 32;
+    let kernel: &[f32; SHORT_ROW * F] = kernel.try_into().expect("a [9, 32] kernel");
+    let zeros = [0.0f32; F];
+    let bias: &[f32; F] = bias.unwrap_or(&zeros).try_into().expect("a [32] bias");
+    let run = plan::row_runs(out.len(), F);
+    let task = |(i, out): (usize, &mut [f32])| {
+        let rows = i * run / F..i * run / F + out.len() / F;
+        let p = &patches[rows.start * SHORT_ROW..rows.end * SHORT_ROW];
+        let relu = act == Pointwise::Relu;
+        rows_times_kernel_32(p, kernel, bias, relu, out);
+        if !relu && act != Pointwise::Identity {
+            bias_then_activation(out, None, act);
+        }
+    };
+    if run >= out.len() {
+        task((0, out));
+    } else {
+        keel_runtime::for_each_piece(out.chunks_mut(run).enumerate(), task);
+    }
+}
+
+/// `out_row = p_row K + bias` for each row (the sums `Σ_t p[t] · K[t, :]` in tap order,
+/// then `+ bias`), and `max(·, 0)` with `relu`.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn rows_times_kernel_32(
+    patches: &[f32],
+    kernel: &[f32; SHORT_ROW * 32],
+    bias: &[f32; 32],
+    relu: bool,
+    out: &mut [f32],
+) {
+    const F: usize = 32;
+    for (p, o) in patches.chunks_exact(SHORT_ROW).zip(out.chunks_exact_mut(F)) {
+        let mut acc = [0.0f32; F];
+        for t in 0..SHORT_ROW {
+            let a = p[t];
+            for f in 0..F {
+                acc[f] += a * kernel[t * F + f];
+            }
+        }
+        if relu {
+            for f in 0..F {
+                o[f] = (acc[f] + bias[f]).max(0.0);
+            }
+        } else {
+            for f in 0..F {
+                o[f] = acc[f] + bias[f];
+            }
+        }
+    }
+}
+
+/// `sums[t, :] = Σ_rows p[t] · g` over the row pairs `(p, g)` of `patches` (rows of `T`)
+/// and `grad` (rows of `F`), in row order, the `T × F` sums in registers.
+#[inline(always)]
+fn outer_products<const T: usize, const F: usize>(sums: &mut [f32], patches: &[f32], grad: &[f32]) {
+    let mut acc = [[0.0f32; F]; T];
+    for (p, g) in patches.chunks_exact(T).zip(grad.chunks_exact(F)) {
+        let g: &[f32; F] = g.try_into().expect("rows of F");
+        for t in 0..T {
+            let a = p[t];
+            for f in 0..F {
+                acc[t][f] += a * g[f];
+            }
+        }
+    }
+    for (s, a) in sums.chunks_exact_mut(F).zip(&acc) {
+        s.copy_from_slice(a);
+    }
+}
+
+/// [`outer_products`] for 16 filters, compiled for AVX-512 and AVX2.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn outer_products_16(sums: &mut [f32], patches: &[f32], grad: &[f32]) {
+    outer_products::<SHORT_ROW, 16>(sums, patches, grad)
+}
+
+/// [`outer_products`] for 32 filters, compiled for AVX-512 and AVX2.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn outer_products_32(sums: &mut [f32], patches: &[f32], grad: &[f32]) {
+    outer_products::<SHORT_ROW, 32>(sums, patches, grad)
+}
+
 impl<'t> Var<'t> {
     /// `activation(conv2d(self, kernel) + bias)` over channels-last images as one fused op:
     /// `[batch, h, w, in]` with a kernel `[kh, kw, in, out]` (Keras's layout) gives
     /// `[batch, out_h, out_w, out]`, with the strides, padding and dilation of `conv`.
+    ///
+    /// For a 3×3 kernel over one channel, when the tape will differentiate the kernel, the
+    /// forward pass keeps its patches (`batch · out_h · out_w × 9` values) for the kernel
+    /// gradient until the backward pass.
     ///
     /// # Panics
     /// If the input is not rank 4, the kernel not `[kh, kw, in, out]` for the input's `in`,
@@ -260,9 +830,19 @@ impl<'t> Var<'t> {
     /// assert_eq!(same.shape(), vec![1, 3, 3, 1]);
     /// ```
     pub fn conv2d(self, kernel: Var<'t>, bias: Option<Var<'t>>, conv: Conv2d) -> Var<'t> {
-        match bias {
-            Some(b) => self.tape().apply(conv, &[self, kernel, b]),
-            None => self.tape().apply(conv, &[self, kernel]),
+        let tape = self.tape();
+        let inputs = match bias {
+            Some(b) => vec![self, kernel, b],
+            None => vec![self, kernel],
+        };
+        if tape.requires_grad(kernel.id()) {
+            let op = KeepingPatches {
+                conv,
+                patches: RefCell::new(None),
+            };
+            tape.apply(op, &inputs)
+        } else {
+            tape.apply(conv, &inputs)
         }
     }
 }
@@ -356,6 +936,42 @@ mod tests {
     }
 
     #[test]
+    fn a_3x3_kernel_over_one_channel_with_32_or_16_filters_matches_too() {
+        // The short paths: `short_forward` (32 filters) and `short_kernel_gradient`.
+        for filters in [32, 16] {
+            let (x, k, b) = (
+                sample(&[2, 7, 8, 1], 15),
+                sample(&[3, 3, 1, filters], 16),
+                sample(&[filters], 17),
+            );
+            for conv in variants() {
+                let tape = Tape::new();
+                let y = tape
+                    .constant(x.clone())
+                    .conv2d(tape.constant(k.clone()), None, conv);
+                let want = naive(&x, &k, conv);
+                let diff = (&*y.value() - &want)
+                    .mapv(f32::abs)
+                    .fold(0.0f32, |a, &b| a.max(b));
+                assert!(diff < 1e-4, "{conv:?}: {diff}");
+            }
+            let inputs = [sample(&[2, 5, 4, 1], 18), k, b];
+            for act in [Pointwise::Identity, Pointwise::Relu, Pointwise::Tanh] {
+                let conv = Conv2d {
+                    activation: act,
+                    ..Conv2d::default()
+                };
+                check_gradients(
+                    |_, v| v[0].conv2d(v[1], Some(v[2]), conv),
+                    &inputs,
+                    GradCheck::default(),
+                )
+                .unwrap_or_else(|e| panic!("{filters} {act:?}: {e}"));
+            }
+        }
+    }
+
+    #[test]
     fn bias_and_relu_are_fused_like_the_unfused_composition() {
         let (x, k, b) = (
             sample(&[2, 5, 5, 2], 3),
@@ -415,29 +1031,141 @@ mod tests {
     }
 
     #[test]
-    fn a_kernel_gradient_with_short_patch_rows_is_computed_transposed_and_right() {
-        let (rows, row_len, filters) = (8 * 28 * 28, 9, 32);
-        assert_eq!(
-            plan::product(row_len, rows, filters),
-            plan::ProductCut::Serial
+    fn a_kernel_gradient_with_short_patch_rows_is_right_and_the_same_on_any_thread_count() {
+        // W4's first layer at batch 8 (cut into runs), a short one (one run), and eight
+        // filters (the product `Gᵀ patches`, cut along its inner dimension).
+        for (rows, row_len, filters) in [(8 * 26 * 26 + 3, 9, 32), (7, 9, 16), (8 * 784, 9, 8)] {
+            let patches = sample(&[rows, row_len], 1)
+                .into_dimensionality::<Ix2>()
+                .unwrap();
+            let grad = sample(&[rows, filters], 2)
+                .into_dimensionality::<Ix2>()
+                .unwrap();
+            let run = |threads: usize| {
+                let runtime = keel_runtime::Runtime::builder()
+                    .threads(threads)
+                    .build()
+                    .unwrap();
+                runtime.install(|| kernel_gradient(patches.view(), grad.view()))
+            };
+            let got = run(1);
+            assert_eq!(got, run(2));
+            let want = patches.t().dot(&grad);
+            let diff = (&got - &want).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+            assert!(
+                diff < 1e-4 * want.mapv(f32::abs).fold(1.0f32, |a, &b| a.max(b)) * rows as f32,
+                "{diff}"
+            );
+        }
+    }
+
+    #[test]
+    fn blocks_and_groups_give_the_whole_batch_products() {
+        // 2 samples a block, 5 blocks, groups of 4 and 1: against the products over all the
+        // patches at once, and the same bits on one and two threads.
+        let conv = Conv2d {
+            activation: Pointwise::Relu,
+            ..Conv2d::default()
+        };
+        let (x, k, b) = (
+            sample(&[10, 20, 20, 16], 19),
+            sample(&[3, 3, 16, 8], 20),
+            sample(&[8], 21),
         );
-        assert_ne!(
-            plan::product(filters, rows, row_len),
-            plan::ProductCut::Serial
+        let window = conv.window(k.shape());
+        let p = conv.layout(&[&x, &k], &window);
+        assert!(blocked(&p, 8));
+        assert_eq!(samples_per_block(&p), 2);
+        let run = |threads: usize| {
+            let runtime = keel_runtime::Runtime::builder()
+                .threads(threads)
+                .build()
+                .unwrap();
+            runtime.install(|| {
+                let tape = Tape::new();
+                let (xv, kv, bv) = (
+                    tape.var(x.clone()),
+                    tape.var(k.clone()),
+                    tape.var(b.clone()),
+                );
+                let y = xv.conv2d(kv, Some(bv), conv);
+                let grads = (y * y).sum().backward();
+                let grad = |v| grads.get(v).unwrap().clone();
+                (y.value().as_ref().clone(), grad(xv), grad(kv), grad(bv))
+            })
+        };
+        let (y, dx, dk, db) = run(1);
+        assert_eq!((y.clone(), dx.clone(), dk.clone(), db.clone()), run(2));
+        // The whole-batch formulas: G = 2y · relu'(y) = 2y.
+        let close = |a: &Tensor, b: &Tensor| {
+            let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let diff = (a - b).mapv(f32::abs).fold(0.0f32, |m, &v| m.max(v));
+            assert!(diff <= 1e-5 * scale, "{diff} of {scale}");
+        };
+        let want_y = naive(&x, &k, Conv2d::default()) + &b;
+        close(&y, &want_y.mapv(|v| v.max(0.0)));
+        let g = y.mapv(|v| 2.0 * v);
+        let rows = p.rows();
+        let g2 = g.view().into_shape_with_order((rows, 8)).unwrap();
+        let g2 = g2.into_dimensionality::<Ix2>().unwrap();
+        let patches = gather(&p, &x);
+        let patches = ArrayView2::from_shape((rows, p.row_len()), &patches).unwrap();
+        close(
+            &dk,
+            &patches
+                .t()
+                .dot(&g2)
+                .into_shape_with_order(k.shape())
+                .unwrap(),
         );
-        let patches = sample(&[rows, row_len], 1)
-            .into_dimensionality::<Ix2>()
-            .unwrap();
-        let grad = sample(&[rows, filters], 2)
-            .into_dimensionality::<Ix2>()
-            .unwrap();
-        let got = kernel_gradient(patches.view(), grad.view());
-        let want = patches.t().dot(&grad);
-        let diff = (&got - &want).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
-        assert!(
-            diff < 1e-2 * want.mapv(f32::abs).fold(1.0f32, |a, &b| a.max(b)),
-            "{diff}"
+        let patch_grad = g2.dot(&kernel_matrix(&k).t());
+        let mut want_dx = Tensor::zeros(x.shape());
+        col2im(
+            &p,
+            patch_grad.as_slice().unwrap(),
+            want_dx.as_slice_mut().unwrap(),
         );
+        close(&dx, &want_dx);
+        close(&db, &g2.sum_axis(ndarray::Axis(0)).into_dyn());
+    }
+
+    #[test]
+    fn kept_patches_give_the_gradients_of_patches_gathered_again() {
+        // A 3×3 kernel over one channel with 16 filters: the short path, which keeps them.
+        let (x, k, b) = (
+            sample(&[3, 9, 8, 1], 12),
+            sample(&[3, 3, 1, 16], 13),
+            sample(&[16], 14),
+        );
+        let relu = Conv2d {
+            activation: Pointwise::Relu,
+            ..Conv2d::default()
+        };
+        let tape = Tape::new();
+        let (xv, kv, bv) = (
+            tape.var(x.clone()),
+            tape.var(k.clone()),
+            tape.var(b.clone()),
+        );
+        let kept = xv.conv2d(kv, Some(bv), relu);
+        // The plain op keeps nothing and gathers in its backward pass.
+        let plain = tape.apply(relu, &[xv, kv, bv]);
+        assert_eq!(*kept.value(), *plain.value());
+        let root = (kept * kept).sum();
+        let first = root.backward();
+        let again = root.backward(); // the patches were used up: gathered again
+        let other = (plain * plain).sum().backward();
+        for v in [xv, kv, bv] {
+            assert_eq!(first.get(v), again.get(v));
+            assert_eq!(first.get(v), other.get(v));
+        }
+        // A tape dropped before any backward pass gives its patches back.
+        let tape = Tape::new();
+        let y = tape
+            .constant(x)
+            .conv2d(tape.var(k), Some(tape.var(b)), relu);
+        assert_eq!(y.shape(), vec![3, 7, 6, 16]);
+        drop(tape);
     }
 
     fn same_bits_on_one_and_two_threads(image: &[usize], kernel: &[usize]) {

@@ -79,7 +79,7 @@ impl Pointwise {
     }
 
     /// The derivative at the pre-activation, from the activation's output `y`.
-    fn derivative_from_output(self, y: f32) -> f32 {
+    pub(crate) fn derivative_from_output(self, y: f32) -> f32 {
         match self {
             Pointwise::Identity => 1.0,
             Pointwise::Relu => (y > 0.0) as u8 as f32,

@@ -11,7 +11,8 @@
 //!   loss), with the guard skipping non-finite steps.
 //! - `checkpoint=PATH` writes the training state every epoch; `resume=PATH` continues one.
 //! - `sum=N` instead times the group's sum of N floats (`rounds=R`, 200), after a barrier of
-//!   sums, and prints the median and quartiles per call on rank 0.
+//!   sums, and prints the median and quartiles per call on rank 0; `cold=1` evicts the
+//!   caches before each sum.
 
 use keel_data::{Dataset, Targets};
 use keel_distributed::Mpi;
@@ -113,8 +114,10 @@ fn synthetic_with_overflow(samples: usize) -> keel_trainer::Result<Dataset> {
     Ok(Dataset::from_f32(x.into_dyn(), Targets::Classes(y))?)
 }
 
-/// Times `rounds` sums of `n` floats over the group (rank 0 prints the quartiles).
-fn time_sums(n: usize, rounds: usize) -> keel_trainer::Result<()> {
+/// Times `rounds` sums of `n` floats over the group (rank 0 prints the quartiles); `cold`
+/// writes 64 MiB before each, as a training step's work evicts the buffers from the caches.
+fn time_sums(n: usize, rounds: usize, cold: bool) -> keel_trainer::Result<()> {
+    let mut evict = vec![0u8; if cold { 64 << 20 } else { 0 }];
     let mut group = Mpi::init()?;
     let mut values = vec![1.0f32; n];
     for _ in 0..10 {
@@ -123,6 +126,7 @@ fn time_sums(n: usize, rounds: usize) -> keel_trainer::Result<()> {
     let mut times: Vec<f64> = (0..rounds)
         .map(|_| {
             // A tiny sum lines the processes up, so the timed one waits for no one.
+            evict.iter_mut().for_each(|b| *b = b.wrapping_add(1));
             group.min_max("line up", 0)?;
             let started = std::time::Instant::now();
             group.sum_f32("timed sum", &mut values)?;
@@ -148,6 +152,7 @@ fn run(args: &HashMap<String, String>) -> keel_trainer::Result<()> {
         return time_sums(
             n.parse().expect("a count"),
             number(args, "rounds", 200) as usize,
+            args.contains_key("cold"),
         );
     }
     let out = PathBuf::from(args.get("out").expect("out=DIR"));

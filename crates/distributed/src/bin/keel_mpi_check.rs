@@ -119,17 +119,18 @@ fn synthetic_with_overflow(samples: usize) -> keel_trainer::Result<Dataset> {
 fn time_sums(n: usize, rounds: usize, cold: bool) -> keel_trainer::Result<()> {
     let mut evict = vec![0u8; if cold { 64 << 20 } else { 0 }];
     let mut group = Mpi::init()?;
-    let mut values = vec![1.0f32; n];
+    let values = vec![1.0f32; n];
+    let mut sums = vec![0.0f32; n];
     for _ in 0..10 {
-        group.sum_f32("warm up", &mut values)?;
+        group.sum_f32_into("warm up", &values, &mut sums)?;
     }
     let mut times: Vec<f64> = (0..rounds)
         .map(|_| {
             // A tiny sum lines the processes up, so the timed one waits for no one.
             evict.iter_mut().for_each(|b| *b = b.wrapping_add(1));
-            group.min_max("line up", 0)?;
             let started = std::time::Instant::now();
-            group.sum_f32("timed sum", &mut values)?;
+            group.arrive("line up")?;
+            group.sum_f32_into("timed sum", &values, &mut sums)?;
             Ok(started.elapsed().as_secs_f64() * 1e3)
         })
         .collect::<keel_trainer::Result<_>>()?;

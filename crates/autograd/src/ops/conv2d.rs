@@ -577,25 +577,10 @@ impl Op for Conv2d {
 /// kernel over one channel), the forward pass keeps its patches (3.1 MB for W4's first
 /// layer at batch 128) until the backward pass reads them for the kernel gradient, instead
 /// of gathering them again. Blocked convolutions keep nothing.
+#[derive(Debug)]
 struct KeepingPatches {
     conv: Conv2d,
-    patches: RefCell<Option<Vec<f32>>>,
-}
-
-impl std::fmt::Debug for KeepingPatches {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kept = self.patches.borrow().as_ref().map(Vec::len);
-        write!(f, "{:?} (patches kept: {kept:?})", self.conv)
-    }
-}
-
-impl Drop for KeepingPatches {
-    /// A tape dropped before its backward pass gives the patches back to the arena.
-    fn drop(&mut self) {
-        if let Some(patches) = self.patches.get_mut().take() {
-            crate::pool::recycle_vec(patches);
-        }
-    }
+    patches: super::kept::Kept,
 }
 
 impl Op for KeepingPatches {
@@ -603,7 +588,7 @@ impl Op for KeepingPatches {
         self.conv.name()
     }
     fn forward(&self, x: &[&Tensor]) -> Tensor {
-        self.conv.run_forward(x, Some(&self.patches))
+        self.conv.run_forward(x, Some(self.patches.slot()))
     }
     fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
         self.conv.backward(x, y, g)
@@ -627,7 +612,7 @@ impl Op for KeepingPatches {
         needed: &[bool],
     ) -> Vec<Option<Tensor>> {
         // Taken, not borrowed: a second backward pass over the same tape gathers again.
-        let saved = self.patches.borrow_mut().take();
+        let saved = self.patches.take();
         self.conv.run_backward(x, y, g, needed, saved)
     }
 }
@@ -838,7 +823,7 @@ impl<'t> Var<'t> {
         if tape.requires_grad(kernel.id()) {
             let op = KeepingPatches {
                 conv,
-                patches: RefCell::new(None),
+                patches: super::kept::Kept::default(),
             };
             tape.apply(op, &inputs)
         } else {

@@ -148,25 +148,10 @@ impl Op for MaxPool2d {
 /// which tap each maximum came from (one value per output, a quarter of the input for a
 /// 2×2 window), so the backward pass routes each gradient without reading the input again
 /// (11 MB for W4's first pooling at batch 128, long out of the cache by then).
+#[derive(Debug)]
 struct KeepingArgmax {
     pool: MaxPool2d,
-    argmax: RefCell<Option<Vec<f32>>>,
-}
-
-impl std::fmt::Debug for KeepingArgmax {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kept = self.argmax.borrow().as_ref().map(Vec::len);
-        write!(f, "{:?} (taps kept: {kept:?})", self.pool)
-    }
-}
-
-impl Drop for KeepingArgmax {
-    /// A tape dropped before its backward pass gives the buffer back to the arena.
-    fn drop(&mut self) {
-        if let Some(taps) = self.argmax.get_mut().take() {
-            crate::pool::recycle_vec(taps);
-        }
-    }
+    argmax: super::kept::Kept,
 }
 
 impl Op for KeepingArgmax {
@@ -174,11 +159,11 @@ impl Op for KeepingArgmax {
         self.pool.name()
     }
     fn forward(&self, x: &[&Tensor]) -> Tensor {
-        self.pool.run_forward(x, Some(&self.argmax))
+        self.pool.run_forward(x, Some(self.argmax.slot()))
     }
     fn backward(&self, x: &[&Tensor], y: &Tensor, grad: &Tensor) -> Vec<Tensor> {
         // Taken, not borrowed: a second backward pass over the same tape searches again.
-        let taps = self.argmax.borrow_mut().take();
+        let taps = self.argmax.take();
         self.pool.run_backward(x, y, grad, taps)
     }
 }
@@ -420,7 +405,7 @@ impl<'t> Var<'t> {
         if tape.requires_grad(self.id()) && window.size.0 * window.size.1 <= MAX_KEPT_TAPS {
             let op = KeepingArgmax {
                 pool,
-                argmax: RefCell::new(None),
+                argmax: super::kept::Kept::default(),
             };
             tape.apply(op, &[self])
         } else {

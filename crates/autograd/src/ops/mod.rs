@@ -17,6 +17,7 @@ pub mod gelu;
 pub mod global_avg_pool2d;
 pub mod global_max_pool2d;
 mod im2col;
+mod kept;
 pub mod log;
 pub mod matmul;
 pub mod max_pool2d;

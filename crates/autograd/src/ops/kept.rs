@@ -1,0 +1,36 @@
+//! `Kept`: a buffer an op's forward pass keeps for its backward pass.
+
+use std::cell::RefCell;
+
+/// A buffer an op's forward pass fills for its backward pass to take (a convolution's
+/// patches, a max pooling's winning taps). A tape dropped before its backward pass gives
+/// the buffer back to the arena.
+#[derive(Default)]
+pub(crate) struct Kept(RefCell<Option<Vec<f32>>>);
+
+impl Kept {
+    /// The slot the forward pass fills.
+    pub(crate) fn slot(&self) -> &RefCell<Option<Vec<f32>>> {
+        &self.0
+    }
+
+    /// The buffer, taken (a second backward pass over the same tape finds none and
+    /// computes without it).
+    pub(crate) fn take(&self) -> Option<Vec<f32>> {
+        self.0.borrow_mut().take()
+    }
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "kept: {:?}", self.0.borrow().as_ref().map(Vec::len))
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.0.get_mut().take() {
+            crate::pool::recycle_vec(buffer);
+        }
+    }
+}

@@ -52,23 +52,10 @@ pub fn matmul_into(
     mut out: ArrayViewMut2<'_, f32>,
     accumulate: bool,
 ) {
-    let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    assert!(
-        k == k2 && out.dim() == (m, n),
-        "matmul: lhs {:?} and rhs {:?} do not give output {:?}",
-        a.shape(),
-        b.shape(),
-        out.shape()
-    );
-    if m == 0 || n == 0 {
+    if !has_work(&a, &b, &mut out, accumulate) {
         return;
     }
-    if k == 0 {
-        if !accumulate {
-            out.fill(0.0);
-        }
-        return;
-    }
+    let ((m, k), n) = (a.dim(), b.ncols());
     match plan::product(m, k, n) {
         ProductCut::Serial => gemm_serial(a, b, out, accumulate),
         ProductCut::Columns { width } => split_columns(a, b, out, accumulate, width),
@@ -146,21 +133,7 @@ pub(crate) fn matmul_serial_into(
     mut out: ArrayViewMut2<'_, f32>,
     accumulate: bool,
 ) {
-    let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    assert!(
-        k == k2 && out.dim() == (m, n),
-        "matmul: lhs {:?} and rhs {:?} do not give output {:?}",
-        a.shape(),
-        b.shape(),
-        out.shape()
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            out.fill(0.0);
-        }
+    if !has_work(&a, &b, &mut out, accumulate) {
         return;
     }
     gemm_serial(a, b, out, accumulate);
@@ -306,4 +279,29 @@ mod tests {
             false,
         );
     }
+}
+
+/// Checks that `a · b` chains into `out` and settles the empty products: `false` when
+/// there is nothing to multiply (`out` is then zeroed unless `accumulate`).
+///
+/// # Panics
+/// If the shapes do not chain.
+fn has_work(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    out: &mut ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) -> bool {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && out.dim() == (m, n),
+        "matmul: lhs {:?} and rhs {:?} do not give output {:?}",
+        a.shape(),
+        b.shape(),
+        out.shape()
+    );
+    if k == 0 && m != 0 && n != 0 && !accumulate {
+        out.fill(0.0);
+    }
+    m != 0 && n != 0 && k != 0
 }

@@ -184,6 +184,31 @@ fn gemm_serial(
     });
 }
 
+/// Checks that `a · b` chains into `out` and settles the empty products: `false` when
+/// there is nothing to multiply (`out` is then zeroed unless `accumulate`).
+///
+/// # Panics
+/// If the shapes do not chain.
+fn has_work(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    out: &mut ArrayViewMut2<'_, f32>,
+    accumulate: bool,
+) -> bool {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && out.dim() == (m, n),
+        "matmul: lhs {:?} and rhs {:?} do not give output {:?}",
+        a.shape(),
+        b.shape(),
+        out.shape()
+    );
+    if k == 0 && m != 0 && n != 0 && !accumulate {
+        out.fill(0.0);
+    }
+    m != 0 && n != 0 && k != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,29 +304,4 @@ mod tests {
             false,
         );
     }
-}
-
-/// Checks that `a · b` chains into `out` and settles the empty products: `false` when
-/// there is nothing to multiply (`out` is then zeroed unless `accumulate`).
-///
-/// # Panics
-/// If the shapes do not chain.
-fn has_work(
-    a: &ArrayView2<'_, f32>,
-    b: &ArrayView2<'_, f32>,
-    out: &mut ArrayViewMut2<'_, f32>,
-    accumulate: bool,
-) -> bool {
-    let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    assert!(
-        k == k2 && out.dim() == (m, n),
-        "matmul: lhs {:?} and rhs {:?} do not give output {:?}",
-        a.shape(),
-        b.shape(),
-        out.shape()
-    );
-    if k == 0 && m != 0 && n != 0 && !accumulate {
-        out.fill(0.0);
-    }
-    m != 0 && n != 0 && k != 0
 }

@@ -277,11 +277,11 @@ impl Callback for EarlyStopping {
     }
 
     fn on_train_end(&mut self, _logs: &Logs, ctx: &mut CallbackContext<'_>) -> Result<()> {
-        if let (Some(epoch), true) = (self.stopped_epoch, self.verbose > 0) {
+        if let (Some(epoch), true) = (self.stopped_epoch, self.verbose > 0 && ctx.is_chief()) {
             println!("Epoch {}: early stopping", epoch + 1);
         }
         if let (true, Some(best)) = (self.restore_best_weights, &self.best_weights) {
-            if self.verbose > 0 {
+            if self.verbose > 0 && ctx.is_chief() {
                 let best = self.best_epoch.unwrap_or(0);
                 println!("{}", restoring_message(best, ctx.epochs()));
             }

@@ -222,7 +222,7 @@ impl Callback for ModelCheckpoint {
             .iter()
             .all(|(_, p)| p.value().iter().all(|v| v.is_finite()));
         if current.is_some_and(|v| !v.is_finite()) || !finite_weights {
-            if self.verbose > 0 {
+            if self.verbose > 0 && ctx.is_chief() {
                 println!(
                     "Epoch {}: non-finite {} or weights, not saving",
                     epoch + 1,
@@ -234,7 +234,7 @@ impl Callback for ModelCheckpoint {
         if let (true, Some(value)) = (self.save_best_only, current) {
             let mode = self.mode.resolve(&self.monitor);
             if !is_improvement(mode, value, self.best, 0.0) {
-                if self.verbose > 0 {
+                if self.verbose > 0 && ctx.is_chief() {
                     println!(
                         "Epoch {}: {} did not improve from {:.5}",
                         epoch + 1,

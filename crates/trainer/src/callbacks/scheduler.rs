@@ -66,7 +66,7 @@ impl<F: FnMut(usize, f32) -> f32> Callback for LearningRateScheduler<F> {
     fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut CallbackContext<'_>) -> Result<Control> {
         let lr = (self.schedule)(epoch, ctx.learning_rate()?);
         ctx.set_learning_rate(lr)?;
-        if self.verbose > 0 {
+        if self.verbose > 0 && ctx.is_chief() {
             println!(
                 "Epoch {}: LearningRateScheduler setting learning rate to {lr}.",
                 epoch + 1

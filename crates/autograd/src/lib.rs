@@ -40,3 +40,14 @@ pub use param_path::ParamPath;
 pub use tape::Tape;
 pub use tensor::{broadcast_shape, sum_to_shape, tensor, Tensor};
 pub use var::Var;
+
+/// Runs `f` on a fresh runtime of `threads` threads: the one- against two-thread bit
+/// comparisons of the parallel ops.
+#[cfg(test)]
+pub(crate) fn on_threads<T>(threads: usize, f: impl FnOnce() -> T) -> T {
+    keel_runtime::Runtime::builder()
+        .threads(threads)
+        .build()
+        .expect("a runtime of a few threads")
+        .install(f)
+}

@@ -63,3 +63,18 @@ pub trait Op: std::fmt::Debug {
         grads
     }
 }
+
+/// Every input's gradient through [`Op::backward_needed`]: the `backward` of an op that
+/// computes its gradients there (the ones that can skip an unneeded one).
+pub(crate) fn every_gradient(
+    op: &(impl Op + ?Sized),
+    inputs: &[&Tensor],
+    output: &Tensor,
+    grad_output: &Tensor,
+) -> Vec<Tensor> {
+    let all = vec![true; inputs.len()];
+    op.backward_needed(inputs, output, grad_output, &all)
+        .into_iter()
+        .map(|g| g.expect("every gradient was requested"))
+        .collect()
+}

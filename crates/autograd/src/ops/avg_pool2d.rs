@@ -128,19 +128,11 @@ mod tests {
     use crate::ops::window::Padding;
     use crate::{check_gradients, tensor, GradCheck, Tape};
 
-    fn pool(size: usize, stride: usize, padding: Padding) -> Window2d {
-        Window2d {
-            strides: (stride, stride),
-            padding,
-            ..Window2d::new((size, size))
-        }
-    }
-
     #[test]
     fn same_padding_leaves_the_padding_out_of_the_count() {
         let tape = Tape::new();
         let x = tape.constant(tensor(&[1, 3, 3, 1], (1..=9).map(|v| v as f32).collect()));
-        let y = x.avg_pool2d(pool(2, 2, Padding::Same)).value();
+        let y = x.avg_pool2d(Window2d::square(2, 2, Padding::Same)).value();
         // Windows {1,2,4,5}, {3,6}, {7,8}, {9}.
         assert_eq!(y.as_slice().unwrap(), &[3.0, 4.5, 7.5, 9.0]);
     }
@@ -161,7 +153,7 @@ mod tests {
             (2, 1, Padding::Valid),
         ] {
             check_gradients(
-                |_, v| v[0].avg_pool2d(pool(size, stride, padding)),
+                |_, v| v[0].avg_pool2d(Window2d::square(size, stride, padding)),
                 std::slice::from_ref(&x),
                 GradCheck::default(),
             )

@@ -545,11 +545,7 @@ impl Op for Conv2d {
         self.run_forward(x, None)
     }
     fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
-        let all = vec![true; x.len()];
-        self.backward_needed(x, y, g, &all)
-            .into_iter()
-            .map(|g| g.expect("every gradient was requested"))
-            .collect()
+        crate::op::every_gradient(self, x, y, g)
     }
     fn backward_needed(
         &self,
@@ -1027,11 +1023,7 @@ mod tests {
                 .into_dimensionality::<Ix2>()
                 .unwrap();
             let run = |threads: usize| {
-                let runtime = keel_runtime::Runtime::builder()
-                    .threads(threads)
-                    .build()
-                    .unwrap();
-                runtime.install(|| kernel_gradient(patches.view(), grad.view()))
+                crate::on_threads(threads, || kernel_gradient(patches.view(), grad.view()))
             };
             let got = run(1);
             assert_eq!(got, run(2));
@@ -1062,11 +1054,7 @@ mod tests {
         assert!(blocked(&p, 8));
         assert_eq!(samples_per_block(&p), 2);
         let run = |threads: usize| {
-            let runtime = keel_runtime::Runtime::builder()
-                .threads(threads)
-                .build()
-                .unwrap();
-            runtime.install(|| {
+            crate::on_threads(threads, || {
                 let tape = Tape::new();
                 let (xv, kv, bv) = (
                     tape.var(x.clone()),
@@ -1160,11 +1148,7 @@ mod tests {
             sample(&[kernel[3]], 11),
         );
         let run = |threads: usize| {
-            let runtime = keel_runtime::Runtime::builder()
-                .threads(threads)
-                .build()
-                .unwrap();
-            runtime.install(|| {
+            crate::on_threads(threads, || {
                 let tape = Tape::new();
                 let (xv, kv, bv) = (
                     tape.var(x.clone()),

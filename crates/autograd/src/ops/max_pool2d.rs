@@ -420,14 +420,6 @@ mod tests {
     use crate::ops::window::Padding;
     use crate::{check_gradients, tensor, GradCheck, Tape};
 
-    fn pool(size: usize, stride: usize, padding: Padding) -> Window2d {
-        Window2d {
-            strides: (stride, stride),
-            padding,
-            ..Window2d::new((size, size))
-        }
-    }
-
     #[test]
     fn same_padding_ignores_the_border() {
         let tape = Tape::new();
@@ -435,7 +427,7 @@ mod tests {
             &[1, 3, 3, 1],
             vec![-1.0, -2.0, -3.0, -4.0, -5.0, -6.0, -7.0, -8.0, -9.0],
         ));
-        let y = x.max_pool2d(pool(2, 2, Padding::Same)).value();
+        let y = x.max_pool2d(Window2d::square(2, 2, Padding::Same)).value();
         assert_eq!(y.shape(), &[1, 2, 2, 1]);
         assert_eq!(y.as_slice().unwrap(), &[-1.0, -3.0, -7.0, -9.0]);
     }
@@ -444,7 +436,10 @@ mod tests {
     fn the_gradient_goes_to_the_first_largest_input() {
         let tape = Tape::new();
         let x = tape.var(tensor(&[1, 2, 2, 1], vec![1.0, 3.0, 3.0, 2.0]));
-        let grads = x.max_pool2d(pool(2, 2, Padding::Valid)).sum().backward();
+        let grads = x
+            .max_pool2d(Window2d::square(2, 2, Padding::Valid))
+            .sum()
+            .backward();
         assert_eq!(
             grads.get(x).unwrap().as_slice().unwrap(),
             &[0.0, 1.0, 0.0, 0.0]
@@ -470,9 +465,9 @@ mod tests {
         let mut x = distinct(&shape);
         x.iter_mut().step_by(3).for_each(|v| *v = 0.0);
         for window in [
-            pool(2, 2, Padding::Valid),
-            pool(3, 1, Padding::Same),
-            pool(3, 2, Padding::Same),
+            Window2d::square(2, 2, Padding::Valid),
+            Window2d::square(3, 1, Padding::Same),
+            Window2d::square(3, 2, Padding::Same),
         ] {
             let tape = Tape::new();
             let xv = tape.var(x.clone());
@@ -506,14 +501,10 @@ mod tests {
     fn one_and_two_threads_give_identical_bits() {
         let x = distinct(&[64, 12, 12, 32]);
         let run = |threads: usize| {
-            let runtime = keel_runtime::Runtime::builder()
-                .threads(threads)
-                .build()
-                .unwrap();
-            runtime.install(|| {
+            crate::on_threads(threads, || {
                 let tape = Tape::new();
                 let xv = tape.var(x.clone());
-                let y = xv.max_pool2d(pool(2, 2, Padding::Valid));
+                let y = xv.max_pool2d(Window2d::square(2, 2, Padding::Valid));
                 let grads = (y * y).sum().backward();
                 (y.value().as_ref().clone(), grads.get(xv).unwrap().clone())
             })
@@ -534,15 +525,15 @@ mod tests {
         let tiled = x.slice(ndarray::s![.., 0..4, .., ..]).to_owned().into_dyn();
         let dilated = Window2d {
             dilation: (2, 1),
-            ..pool(2, 2, Padding::Valid)
+            ..Window2d::square(2, 2, Padding::Valid)
         };
         for (window, x) in [
-            (pool(2, 2, Padding::Valid), &x),
-            (pool(3, 1, Padding::Same), &x),
-            (pool(3, 2, Padding::Same), &x),
-            (pool(2, 1, Padding::Valid), &x),
-            (pool(2, 2, Padding::Valid), &tiled),
-            (pool(3, 3, Padding::Valid), &x),
+            (Window2d::square(2, 2, Padding::Valid), &x),
+            (Window2d::square(3, 1, Padding::Same), &x),
+            (Window2d::square(3, 2, Padding::Same), &x),
+            (Window2d::square(2, 1, Padding::Valid), &x),
+            (Window2d::square(2, 2, Padding::Valid), &tiled),
+            (Window2d::square(3, 3, Padding::Valid), &x),
             (dilated, &x),
         ] {
             check_gradients(
@@ -554,7 +545,10 @@ mod tests {
         }
         // Sixteen channels and more (the vector runs), kept taps and searched.
         let wide = distinct(&[2, 4, 5, 18]);
-        for window in [pool(2, 2, Padding::Valid), pool(3, 1, Padding::Same)] {
+        for window in [
+            Window2d::square(2, 2, Padding::Valid),
+            Window2d::square(3, 1, Padding::Same),
+        ] {
             for keep in [true, false] {
                 check_gradients(
                     |tape, v| {

@@ -78,6 +78,16 @@ fn axis(
 }
 
 impl Window2d {
+    /// A square `size` window moving `stride` both ways (the pooling tests' windows).
+    #[cfg(test)]
+    pub(crate) fn square(size: usize, stride: usize, padding: Padding) -> Window2d {
+        Window2d {
+            strides: (stride, stride),
+            padding,
+            ..Window2d::new((size, size))
+        }
+    }
+
     /// A window of `size` with unit strides and dilation and `valid` padding.
     pub fn new(size: (usize, usize)) -> Self {
         Window2d {

@@ -1,25 +1,14 @@
 //! Convnets: Keras's summary of the W4 model, and model files that round-trip every image
 //! layer.
 
+mod common;
+use common::w4_convnet;
 use keel_layers::{
-    Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D,
-    GlobalMaxPooling2D, MaxPooling2D, Padding, Regularizer, Reshape,
+    Activation, AveragePooling2D, Conv2D, Dense, GlobalAveragePooling2D, GlobalMaxPooling2D,
+    MaxPooling2D, Padding, Regularizer, Reshape,
 };
 use keel_trainer::Sequential;
 use ndarray::{ArrayD, IxDyn};
-
-/// Keras's "simple MNIST convnet" (workload W4).
-fn w4() -> Sequential {
-    Sequential::new([28, 28])
-        .add(Reshape::new([28, 28, 1]))
-        .add(Conv2D::new(32, (3, 3)).activation(Activation::Relu))
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Flatten::new())
-        .add(Dropout::new(0.5))
-        .add(Dense::new(10).activation(Activation::Softmax))
-}
 
 #[test]
 fn the_w4_summary_matches_keras() {
@@ -49,7 +38,7 @@ Model: \"sequential\"
  Trainable params: 34,826 (136.04 KB)
  Non-trainable params: 0 (0.00 B)
 ";
-    assert_eq!(w4().summary_string(), expected);
+    assert_eq!(w4_convnet().summary_string(), expected);
 }
 
 /// Every image layer, with non-default arguments.
@@ -98,7 +87,7 @@ fn a_model_file_round_trips_every_image_layer() {
 fn safetensors_hold_conv_kernels_in_keras_layout() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w4.safetensors");
-    let model = w4();
+    let model = w4_convnet();
     model.export_safetensors(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -111,7 +100,7 @@ fn safetensors_hold_conv_kernels_in_keras_layout() {
         header.contains(r#""conv2d_1/kernel":{"dtype":"F32","shape":[3,3,32,64]"#),
         "{header}"
     );
-    let mut restored = w4();
+    let mut restored = w4_convnet();
     restored.load_safetensors(&path).unwrap();
     assert_eq!(restored.to_bytes().unwrap(), model.to_bytes().unwrap());
 }

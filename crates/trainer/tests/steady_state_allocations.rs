@@ -4,7 +4,8 @@
 //! calls, never a tensor) is counted apart, through `keel_autograd::inside_gemm` (the
 //! `alloc-audit` feature).
 
-use keel_layers::{Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Reshape};
+mod common;
+use keel_layers::{Activation, Dense, Dropout, Flatten};
 use keel_optim::{Adam, Clipping};
 use keel_trainer::{FitOptions, Loss, Metric, Sequential};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -142,14 +143,6 @@ fn the_throughput_mlp_steady_state_allocates_nothing_large() {
 #[test]
 fn the_convnet_steady_state_allocates_nothing_large() {
     // W4's model (patches, pooling, the transposed first-layer kernel gradient) at batch 32.
-    let model = Sequential::new([28, 28])
-        .add(Reshape::new([28, 28, 1]))
-        .add(Conv2D::new(32, (3, 3)).activation(Activation::Relu))
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
-        .add(MaxPooling2D::new((2, 2)))
-        .add(Flatten::new())
-        .add(Dropout::new(0.5))
-        .add(Dense::new(10).activation(Activation::Softmax));
+    let model = common::w4_convnet();
     check_model(model, 32);
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use keel_data::{Dataset, Targets};
-use keel_layers::{Activation, Dense, Dropout, Flatten};
+use keel_layers::{Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Reshape};
 use keel_optim::Adam;
 use keel_trainer::{Loss, Metric, Sequential};
 
@@ -53,4 +53,17 @@ pub fn two_clusters(n: usize) -> (ndarray::ArrayD<f32>, Vec<u32>) {
 pub fn two_cluster_classes(n: usize) -> Dataset {
     let (x, y) = two_clusters(n);
     Dataset::from_f32(x, Targets::Classes(y)).expect("dataset")
+}
+
+/// Keras's "simple MNIST convnet" (workload W4), uncompiled.
+pub fn w4_convnet() -> Sequential {
+    Sequential::new([28, 28])
+        .add(Reshape::new([28, 28, 1]))
+        .add(Conv2D::new(32, (3, 3)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Conv2D::new(64, (3, 3)).activation(Activation::Relu))
+        .add(MaxPooling2D::new((2, 2)))
+        .add(Flatten::new())
+        .add(Dropout::new(0.5))
+        .add(Dense::new(10).activation(Activation::Softmax))
 }

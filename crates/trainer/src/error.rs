@@ -280,7 +280,7 @@ pub enum Error {
     /// The members of a data-parallel group no longer hold the same model.
     #[error("data-parallel training: the members hold different {what} {when}")]
     ReplicasDiverged {
-        /// What differs ("the weights").
+        /// What differs ("weights").
         what: &'static str,
         /// When it was found ("at the end of epoch 3").
         when: String,

@@ -148,16 +148,19 @@ impl Sequential {
             }
         }
         if let Some(p) = parallel.as_mut() {
-            p.check_same_run(&[
-                train.len() as u64,
-                validation.as_ref().map_or(0, |v| v.len() as u64),
-                options.batch_size as u64,
-                options.epochs as u64,
-                options.initial_epoch as u64,
-                steps as u64,
-                u64::from(options.shuffle),
-                options.seed,
-            ])?;
+            let run = [
+                train.len(),
+                validation.as_ref().map_or(0, Dataset::len),
+                options.batch_size,
+                options.epochs,
+                options.initial_epoch,
+                steps,
+                usize::from(options.shuffle),
+            ];
+            let sizes = self.named_params().into_iter().map(|(_, p)| p.len());
+            let mut numbers: Vec<u64> = run.into_iter().chain(sizes).map(|n| n as u64).collect();
+            numbers.push(options.seed);
+            p.check_same_run(&numbers)?;
             resume = p.broadcast_state(resume)?;
         }
         if let Some(state) = &resume {

@@ -349,3 +349,37 @@ fn members_given_different_data_fail_before_training_instead_of_hanging() {
         assert!(message.contains("the same fit"), "{message}");
     }
 }
+
+#[test]
+fn members_whose_weights_drift_apart_are_an_error_at_the_epoch_end() {
+    use keel_trainer::StepGradients;
+    let data = mnist_subset(300);
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(2)
+            .into_iter()
+            .map(|mut group| {
+                let data = &data;
+                s.spawn(move || {
+                    let rank = keel_trainer::Collective::rank(&group);
+                    let mut model = seed_model(7);
+                    // A hook on rank 1 only, after the sum: its updates differ from rank 0's.
+                    let drift = move |grads: &mut StepGradients| {
+                        if rank == 1 {
+                            grads.for_each_mut(|_, g| g.mapv_inplace(|v| v * 0.5));
+                        }
+                        Ok(())
+                    };
+                    let options = options(32).gradient_hook(drift).data_parallel(&mut group);
+                    model.fit(data, options).unwrap_err().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for message in errors {
+        assert!(
+            message.contains("hold different weights") && message.contains("end of epoch 1"),
+            "{message}"
+        );
+    }
+}

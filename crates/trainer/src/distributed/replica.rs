@@ -156,7 +156,8 @@ impl<'a> DataParallel<'a> {
 
     /// Makes every member's weights member 0's.
     pub(crate) fn broadcast_weights(&mut self, model: &mut Sequential) -> Result<()> {
-        let weights = model.get_weights();
+        let mut weights = model.get_weights();
+        let len: usize = weights.iter().map(Tensor::len).sum();
         let mut bytes = Vec::new();
         if self.is_chief() {
             for w in &weights {
@@ -164,27 +165,24 @@ impl<'a> DataParallel<'a> {
             }
         }
         self.group.broadcast("broadcast the weights", &mut bytes)?;
-        let mut values = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let received: Vec<Tensor> = weights
-            .iter()
-            .map(|w| keel_autograd::tensor(w.shape(), values.by_ref().take(w.len()).collect()))
-            .collect();
-        if values.next().is_some()
-            || bytes.len() != 4 * weights.iter().map(Tensor::len).sum::<usize>()
-        {
+        if bytes.len() != 4 * len {
             return Err(Error::ReplicasDiverged {
-                what: "the model's size",
+                what: "model sizes",
                 when: "before training".into(),
             });
         }
-        model.set_weights(received)
+        let mut values = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        for w in &mut weights {
+            w.iter_mut().zip(values.by_ref()).for_each(|(v, r)| *v = r);
+        }
+        model.set_weights(weights)
     }
 
     /// Checks that every member runs the same `fit`: the same numbers of samples, batch
-    /// size, epochs and steps, shuffling and seed (members that disagree would call
-    /// different collectives and wait for each other forever).
+    /// size, epochs and steps, shuffling and seed, and weights of the same sizes (members
+    /// that disagree would call different collectives and wait for each other forever).
     ///
     /// # Errors
     /// [`Error::ReplicasDiverged`] when they differ.
@@ -199,8 +197,8 @@ impl<'a> DataParallel<'a> {
         match lo == hi {
             true => Ok(()),
             false => Err(Error::ReplicasDiverged {
-                what: "data or fit options (numbers of training and validation samples, batch \
-                       size, epochs, steps, shuffling or seed)",
+                what: "data, fit options or models (numbers of training and validation \
+                       samples, batch size, epochs, steps, shuffling, seed or weight sizes)",
                 when: "before training: every process must run the same fit".into(),
             }),
         }
@@ -216,12 +214,19 @@ impl<'a> DataParallel<'a> {
         rng: &crate::fit::FitRng,
         when: impl FnOnce() -> String,
     ) -> Result<()> {
+        // Hashed in place, through a small buffer: no copy of the weights.
         let mut hasher = crc32fast::Hasher::new();
-        for w in model.get_weights() {
-            for v in &w {
-                hasher.update(&v.to_le_bytes());
+        let mut bytes = Vec::with_capacity(4096);
+        for (_, param) in model.named_params() {
+            for v in param.value() {
+                bytes.extend_from_slice(&v.to_le_bytes());
+                if bytes.len() == bytes.capacity() {
+                    hasher.update(&bytes);
+                    bytes.clear();
+                }
             }
         }
+        hasher.update(&bytes);
         let weights = u64::from(hasher.finalize());
         let rng_state = bincode::serde::encode_to_vec(rng, bincode::config::standard())
             .expect("a ChaCha state serializes");
@@ -233,9 +238,9 @@ impl<'a> DataParallel<'a> {
             return Ok(());
         }
         let what = if lo >> 32 != hi >> 32 {
-            "the weights"
+            "weights"
         } else {
-            "the random state"
+            "random states"
         };
         Err(Error::ReplicasDiverged { what, when: when() })
     }

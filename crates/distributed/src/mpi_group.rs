@@ -142,8 +142,9 @@ impl Mpi {
 }
 
 /// How long a waiting process keeps its core, testing its request between yields, before
-/// it sleeps between tests: a sum among processes that arrive together completes well
-/// within it (0.4 ms for W2's 670k floats on two processes of one machine).
+/// it sleeps between tests: long enough for a barrier among processes that arrive within a
+/// fraction of a step of each other, short against a step (figures in
+/// `docs/performance.md`, "Data parallel over MPI").
 const YIELDING: Duration = Duration::from_millis(2);
 /// The longest sleep between tests after that: a bound on the latency added to a sum that
 /// waited that long for a slower process.
@@ -151,9 +152,9 @@ const LONGEST_NAP: Duration = Duration::from_micros(200);
 
 /// The element-wise sum of `values` over the group into `sums`. The processes first wait
 /// for each other politely (a non-blocking barrier), then sum with the blocking allreduce:
-/// Open MPI's blocking collectives pick faster algorithms than its non-blocking ones
-/// (670k floats: 0.4 ms against 0.6–1.6 ms here), and once every process has arrived
-/// their busy-polling is brief.
+/// Open MPI's blocking collectives pick faster algorithms than its non-blocking ones (see
+/// `docs/performance.md`), and once every process has arrived their busy-polling is
+/// brief.
 fn sum_into<T: mpi::datatype::Equivalence>(
     world: &SimpleCommunicator,
     values: &[T],

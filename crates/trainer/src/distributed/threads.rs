@@ -65,12 +65,9 @@ struct State {
 }
 
 impl ThreadGroup {
-    /// The `size` members of a new group, in rank order; give each to its own thread.
-    ///
-    /// # Panics
-    /// If `size` is 0.
+    /// The `size` members of a new group, in rank order (none for 0); give each to its own
+    /// thread.
     pub fn new(size: usize) -> Vec<ThreadGroup> {
-        assert!(size > 0, "a group has at least one member");
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 generation: 0,

@@ -216,13 +216,13 @@ impl Tape {
 
     /// Differentiates node `root` with respect to every differentiable leaf.
     ///
-    /// The seed gradient is all ones in the root's shape, so a non-scalar root behaves as
-    /// its sum. Gradients of a value used twice accumulate.
-    pub(crate) fn backward(&self, root: usize) -> Gradients {
+    /// The seed gradient is `seed` everywhere in the root's shape, so a non-scalar root
+    /// behaves as its sum (times `seed`). Gradients of a value used twice accumulate.
+    pub(crate) fn backward(&self, root: usize, seed: f32) -> Gradients {
         let nodes = self.nodes.borrow();
         let mut grads: Vec<Option<Tensor>> = Vec::new();
         grads.resize_with(root + 1, || None);
-        grads[root] = Some(Tensor::ones(nodes[root].value.raw_dim()));
+        grads[root] = Some(Tensor::from_elem(nodes[root].value.raw_dim(), seed));
         let mut leaves = HashMap::new();
         let mut params = HashMap::new();
         for id in (0..=root).rev() {

@@ -107,6 +107,22 @@ impl<'t> Var<'t> {
     /// assert_eq!(y.backward().get(x).unwrap()[[]], 7.0);
     /// ```
     pub fn backward(self) -> Gradients {
-        self.tape.backward(self.id)
+        self.tape.backward(self.id, 1.0)
+    }
+
+    /// [`backward`](Var::backward) of `scale` times this value: every gradient comes out
+    /// multiplied by `scale`, at no extra cost (the seed of the chain rule is `scale`, not
+    /// 1). Data-parallel training weights each process's gradients by its share of the
+    /// batch this way.
+    ///
+    /// ```
+    /// use keel_autograd::{tensor, Tape};
+    /// let tape = Tape::new();
+    /// let x = tape.var(tensor(&[], vec![3.0]));
+    /// let y = x * x; // dy/dx = 6
+    /// assert_eq!(y.backward_scaled(0.5).get(x).unwrap()[[]], 3.0);
+    /// ```
+    pub fn backward_scaled(self, scale: f32) -> Gradients {
+        self.tape.backward(self.id, scale)
     }
 }

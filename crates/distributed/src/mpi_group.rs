@@ -77,6 +77,7 @@ impl Mpi {
             },
             Err(_) => DEFAULT_DEADLINE,
         };
+        prefer_ring_allreduce();
         let (universe, threading) =
             mpi::initialize_with_threading(Threading::Multiple).ok_or(Error::Collective {
                 operation: "initialize MPI",
@@ -141,6 +142,26 @@ impl Mpi {
     }
 }
 
+/// The Open MPI parameter that chooses the non-blocking allreduce's algorithm.
+const IALLREDUCE_ALGORITHM: &str = "OMPI_MCA_coll_libnbc_iallreduce_algorithm";
+
+/// Makes Open MPI's non-blocking allreduce use its ring algorithm in jobs of 2 or 3
+/// processes, unless the user chose one (`--mca coll_libnbc_iallreduce_algorithm N` or
+/// the environment). Below 4 processes its default rule takes a binomial tree (reduce to
+/// one process, then broadcast), which moves the whole vector twice, one move after the
+/// other; ring moves it once, as the default does from 4 processes up, and takes as many
+/// rounds at these sizes, so small sums lose nothing. W2's gradient sum on 2 processes
+/// takes half the time (figures in `docs/performance.md`). Other MPI libraries ignore the
+/// variable. Set before `MPI_Init`, which reads it, while Keel starts no thread of its own.
+fn prefer_ring_allreduce() {
+    let size = std::env::var("OMPI_COMM_WORLD_SIZE")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok());
+    if matches!(size, Some(2 | 3)) && std::env::var_os(IALLREDUCE_ALGORITHM).is_none() {
+        std::env::set_var(IALLREDUCE_ALGORITHM, "1");
+    }
+}
+
 /// How long a waiting process keeps its core, testing its request between yields, before
 /// it sleeps between tests: long enough for a barrier among processes that arrive within a
 /// fraction of a step of each other, short against a step (figures in
@@ -166,19 +187,42 @@ fn sum_into<T: mpi::datatype::Equivalence>(
     });
 }
 
+/// [`sum_into`] for every pair at once: the sums overlap, and are waited on together.
+fn sum_each_into(world: &SimpleCommunicator, pairs: &mut [(&[f32], &mut [f32])]) {
+    mpi::request::scope(|scope| {
+        let mut pending: Vec<_> = pairs
+            .iter_mut()
+            .map(|(values, sums)| {
+                Some(world.immediate_all_reduce_into(scope, *values, *sums, SystemOperation::sum()))
+            })
+            .collect();
+        wait_politely_all(&mut pending);
+    });
+}
+
 /// Waits for `request` without taking a core from the threads that need it: Open MPI's
 /// blocking calls busy-poll, so a process waiting for a slower one (on a busy machine, or
 /// on the same cores as another job) would burn the CPU the slower one needs. Tests the
 /// request, yielding the core between tests for [`YIELDING`], then sleeping between tests
 /// (20 µs, doubling up to [`LONGEST_NAP`]). Open MPI progresses a request only inside MPI
 /// calls, so the tests also drive it.
-fn wait_politely<'a, D: ?Sized, S: Scope<'a>>(mut request: Request<'a, D, S>) {
+fn wait_politely<'a, D: ?Sized, S: Scope<'a>>(request: Request<'a, D, S>) {
+    wait_politely_all(&mut [Some(request)]);
+}
+
+/// [`wait_politely`] for every request of `pending`; a finished one leaves its slot.
+fn wait_politely_all<'a, D: ?Sized, S: Scope<'a>>(pending: &mut [Option<Request<'a, D, S>>]) {
     let started = Instant::now();
     let mut nap = Duration::from_micros(20);
     loop {
-        match request.test() {
-            Ok(_) => return,
-            Err(pending) => request = pending,
+        // Open MPI progresses every request in each test.
+        for slot in pending.iter_mut() {
+            if let Some(Err(request)) = slot.take().map(Request::test) {
+                *slot = Some(request);
+            }
+        }
+        if pending.iter().all(Option::is_none) {
+            return;
         }
         if started.elapsed() < YIELDING {
             std::thread::yield_now();
@@ -233,6 +277,18 @@ impl Collective for Mpi {
         let world = &self.world;
         self.watch
             .during(operation, || sum_into(world, values, sums));
+        Ok(())
+    }
+
+    /// Every sum at once, waited on together: `fit` calls [`arrive`](Collective::arrive)
+    /// first.
+    fn sum_f32_each(
+        &mut self,
+        operation: &'static str,
+        pairs: &mut [(&[f32], &mut [f32])],
+    ) -> Result<()> {
+        let world = &self.world;
+        self.watch.during(operation, || sum_each_into(world, pairs));
         Ok(())
     }
 

@@ -81,7 +81,11 @@ impl Sequential {
         share: Option<Share<'_, '_>>,
     ) -> Result<StepResult> {
         let first_row = share.as_ref().map_or(0, |s| s.first_row);
-        let mut pass = self.forward_backward(batch.x, &batch.y, weights, rng, first_row)?;
+        // A member's gradients count by its share of the batch: the chain rule starts there.
+        let seed = share
+            .as_ref()
+            .map_or(1.0, |s| s.rows as f32 / s.global as f32);
+        let mut pass = self.forward_backward(batch.x, &batch.y, weights, rng, first_row, seed)?;
         let counts = share.as_ref().is_none_or(|s| s.rows > 0);
         if let Some(s) = share {
             let params = self.trainable_params();
@@ -111,7 +115,8 @@ impl Sequential {
     }
 
     /// Stages forward and loss, then backward; the tape is gone when this returns, so the
-    /// update is in place. `x` is rows `first_row..` of the batch (see [`Ctx::first_row`]).
+    /// update is in place. `x` is rows `first_row..` of the batch (see [`Ctx::first_row`]);
+    /// the gradients are those of `seed` times the loss.
     fn forward_backward(
         &self,
         x: Tensor,
@@ -119,6 +124,7 @@ impl Sequential {
         weights: Option<Vec<f32>>,
         rng: &mut FitRng,
         first_row: usize,
+        seed: f32,
     ) -> Result<Backward> {
         let tape = Tape::new();
         let mut ctx = Ctx::new(Mode::Train, rng);
@@ -131,7 +137,7 @@ impl Sequential {
         Ok(Backward {
             updates: ctx.take_updates(),
             loss: pass.loss.scalar(),
-            grads: pass.loss.backward(),
+            grads: pass.loss.backward_scaled(seed),
             output: pass.output.value(),
         })
     }

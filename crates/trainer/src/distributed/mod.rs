@@ -67,6 +67,27 @@ pub trait Collective {
         self.sum_f32(operation, sums)
     }
 
+    /// For each pair `(values, sums)`, writes into `sums` the element-wise sums over the
+    /// group of `values` (each pair's two slices of one length, the same lengths in the same
+    /// order on every member). By default one [`sum_f32_into`](Collective::sum_f32_into)
+    /// after another; a group that can run them at once overlaps them (what `fit` calls
+    /// every step, once per gradient tensor, after [`arrive`](Collective::arrive)).
+    ///
+    /// # Errors
+    /// The group could not complete a sum.
+    ///
+    /// # Panics
+    /// If a pair's lengths differ.
+    fn sum_f32_each(
+        &mut self,
+        operation: &'static str,
+        pairs: &mut [(&[f32], &mut [f32])],
+    ) -> Result<()> {
+        pairs
+            .iter_mut()
+            .try_for_each(|(values, sums)| self.sum_f32_into(operation, values, sums))
+    }
+
     /// [`sum_f32`](Collective::sum_f32) in double precision (counts and metric sums).
     ///
     /// # Errors

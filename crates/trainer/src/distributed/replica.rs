@@ -14,13 +14,10 @@ const BUCKET_VALUES: usize = 25 * 1024 * 1024 / 4;
 /// that keep every member's model identical.
 pub(crate) struct DataParallel<'a> {
     group: &'a mut (dyn Collective + 'static),
-    /// The step's gradients, loss and moving-statistics updates, each scaled by this
-    /// member's share of the batch, and their sums over the group; kept between steps (no
-    /// allocation once grown).
-    packed: Vec<f32>,
-    summed: Vec<f32>,
-    /// The last step's time waiting for the slowest member, and in the sums (packing and
-    /// unpacking included).
+    /// One receive buffer per gradient and moving-statistics update, shaped like it, kept
+    /// between steps: a step's sums land here and are swapped with the step's tensors.
+    received: Vec<Tensor>,
+    /// The last step's time waiting for the slowest member, and in the sums.
     last_wait: Duration,
     last_sync: Duration,
 }
@@ -38,8 +35,7 @@ impl<'a> DataParallel<'a> {
     pub(crate) fn new(group: &'a mut (dyn Collective + 'static)) -> Self {
         DataParallel {
             group,
-            packed: Vec::new(),
-            summed: Vec::new(),
+            received: Vec::new(),
             last_wait: Duration::ZERO,
             last_sync: Duration::ZERO,
         }
@@ -68,7 +64,7 @@ impl<'a> DataParallel<'a> {
         super::any(&mut *self.group, operation, yes)
     }
 
-    /// The last step's time in the gradient sum (packing and unpacking included), and
+    /// The last step's time in the gradient sum (preparing and swapping included), and
     /// waiting for the slowest member before it.
     pub(crate) fn last_sync(&self) -> (Duration, Duration) {
         (self.last_sync, self.last_wait)
@@ -77,8 +73,14 @@ impl<'a> DataParallel<'a> {
     /// Turns this member's step (means over its `local` rows of a `global`-row batch) into
     /// the whole batch's: the gradients of `params`, the loss and the recorded moving-
     /// statistics updates become the sums over the group of each times `local / global`.
-    /// A member with no rows passes `local = 0` (its values, from a stand-in row, count
-    /// nothing). Every member ends with the same bits.
+    /// The gradients come scaled already (backward starts from `local / global`, see
+    /// `Var::backward_scaled`); the loss and updates are scaled here. A member with no rows
+    /// passes `local = 0` (its values, from a stand-in row, count nothing). Every member
+    /// ends with the same bits.
+    ///
+    /// Each tensor is summed from where it lies into a kept receive buffer of its shape,
+    /// and the two are swapped: no packing into one buffer and no copy back (for W2 they
+    /// took 0.23 ms a step, half as long as the sum; `docs/performance.md`).
     pub(crate) fn sum_step(
         &mut self,
         params: &[(ParamPath, &Param)],
@@ -90,49 +92,61 @@ impl<'a> DataParallel<'a> {
     ) -> Result<()> {
         let started = Instant::now();
         let weight = local as f32 / global as f32;
-        self.packed.clear();
         for (_, param) in params {
-            match grads.by_id(param.id()) {
-                Some(g) => pack(&mut self.packed, g, weight),
-                None => self.packed.resize(self.packed.len() + param.len(), 0.0),
-            }
-        }
-        for (_, value) in updates.iter() {
-            pack(&mut self.packed, value, weight);
-        }
-        self.packed.push(*loss * weight);
-        self.summed.resize(self.packed.len(), 0.0);
-        let arriving = Instant::now();
-        self.group.arrive("wait for every process")?;
-        self.last_wait = arriving.elapsed();
-        for (bucket, sums) in self
-            .packed
-            .chunks(BUCKET_VALUES)
-            .zip(self.summed.chunks_mut(BUCKET_VALUES))
-        {
-            self.group.sum_f32_into("sum the gradients", bucket, sums)?;
-        }
-        let mut sums = self.summed.as_slice();
-        let mut take = |len: usize| {
-            let (head, rest) = sums.split_at(len);
-            sums = rest;
-            head
-        };
-        for (_, param) in params {
-            let sum = take(param.len());
             match grads.by_id_mut(param.id()) {
-                Some(g) => unpack(g, sum),
-                None => {
-                    let shape = param.value().shape().to_vec();
-                    grads.insert(param.id(), keel_autograd::tensor(&shape, sum.to_vec()));
-                }
+                Some(g) => make_standard(g),
+                // A parameter the loss does not reach on this member still takes part.
+                None => grads.insert(param.id(), Tensor::zeros(param.value().shape())),
             }
         }
         for (_, value) in updates.iter_mut() {
-            let len = value.len();
-            unpack(value, take(len));
+            make_standard(value);
+            value.mapv_inplace(|v| v * weight);
         }
-        *loss = take(1)[0];
+        let sources = params.iter().map(|(_, param)| {
+            grads
+                .by_id(param.id())
+                .expect("every parameter has a gradient now")
+        });
+        let sources: Vec<&Tensor> = sources.chain(updates.iter().map(|(_, u)| u)).collect();
+        self.received.truncate(sources.len());
+        for (i, source) in sources.iter().enumerate() {
+            match self.received.get_mut(i) {
+                Some(r) if r.shape() == source.shape() => {}
+                Some(r) => *r = Tensor::zeros(source.shape()),
+                None => self.received.push(Tensor::zeros(source.shape())),
+            }
+        }
+        let loss_share = [*loss * weight];
+        let mut loss_sum = [0.0f32];
+
+        let arriving = Instant::now();
+        self.group.arrive("wait for every process")?;
+        self.last_wait = arriving.elapsed();
+        let mut pairs: Vec<(&[f32], &mut [f32])> = Vec::with_capacity(sources.len() + 1);
+        for (source, received) in sources.iter().zip(self.received.iter_mut()) {
+            let values = source.as_slice().expect("prepared in standard layout");
+            let sums = received.as_slice_mut().expect("made in standard layout");
+            pairs.extend(
+                values
+                    .chunks(BUCKET_VALUES)
+                    .zip(sums.chunks_mut(BUCKET_VALUES)),
+            );
+        }
+        pairs.push((&loss_share, &mut loss_sum));
+        self.group.sum_f32_each("sum the gradients", &mut pairs)?;
+        drop(pairs);
+        drop(sources);
+
+        let mut received = self.received.iter_mut();
+        for (_, param) in params {
+            let g = grads.by_id_mut(param.id()).expect("inserted above");
+            std::mem::swap(g, received.next().expect("one per tensor"));
+        }
+        for (_, value) in updates.iter_mut() {
+            std::mem::swap(value, received.next().expect("one per tensor"));
+        }
+        *loss = loss_sum[0];
         self.last_sync = started.elapsed() - self.last_wait;
         Ok(())
     }
@@ -255,18 +269,10 @@ impl<'a> DataParallel<'a> {
     }
 }
 
-/// Appends `tensor` times `weight` to `packed`.
-fn pack(packed: &mut Vec<f32>, tensor: &Tensor, weight: f32) {
-    match tensor.as_slice() {
-        Some(values) => packed.extend(values.iter().map(|v| v * weight)),
-        None => packed.extend(tensor.iter().map(|v| v * weight)),
-    }
-}
-
-/// Sets `tensor`'s values from `values`, in logical order.
-fn unpack(tensor: &mut Tensor, values: &[f32]) {
-    match tensor.as_slice_mut() {
-        Some(slots) => slots.copy_from_slice(values),
-        None => tensor.iter_mut().zip(values).for_each(|(v, s)| *v = *s),
+/// Puts `tensor` in standard layout, so it can be summed as one slice (a no-op for what
+/// backward returns).
+fn make_standard(tensor: &mut Tensor) {
+    if tensor.as_slice().is_none() {
+        *tensor = tensor.as_standard_layout().into_owned();
     }
 }

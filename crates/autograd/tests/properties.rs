@@ -62,3 +62,34 @@ proptest! {
         prop_assert!(r.is_ok(), "log_softmax({axis}) of {shape:?}: {}", r.unwrap_err());
     }
 }
+
+proptest! {
+    /// A scaled backward is the plain backward times the scale, through a chain of ops
+    /// (and exactly so for a power of two, as data-parallel shares of 1/2 and 1/4 are).
+    #[test]
+    fn backward_scaled_scales_every_gradient(
+        (shape, data) in shape_and_data(3.0),
+        pick in 0usize..4,
+        scale in prop::sample::select(vec![0.5f32, 0.25, 0.3, 0.0]),
+    ) {
+        let axis = pick % shape.len();
+        let gradient = |scale: Option<f32>| {
+            let tape = Tape::new();
+            let x = tape.var(tensor(&shape, data.clone()));
+            let y = ((x * x).softmax(axis) * x).sum();
+            let grads = match scale {
+                Some(s) => y.backward_scaled(s),
+                None => y.backward(),
+            };
+            grads.get(x).unwrap().clone()
+        };
+        let (plain, scaled) = (gradient(None), gradient(Some(scale)));
+        for (p, s) in plain.iter().zip(&scaled) {
+            if scale == 0.5 || scale == 0.25 || scale == 0.0 {
+                prop_assert_eq!(p * scale, *s);
+            } else {
+                prop_assert!((p * scale - s).abs() <= 1e-5 * (1.0 + p.abs()), "{p} x {scale} vs {s}");
+            }
+        }
+    }
+}

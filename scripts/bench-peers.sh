@@ -10,9 +10,11 @@
 #
 # Needs: ../shared/peers (rust-autograd builds with cargo; Keras/JAX come from PyPI into
 # a throw-away venv, about 300 MB, only when SKIP_KERAS is unset; PEER_VENV names an
-# existing one). PyTorch is not installed here (its registry build needs ~2.4 GB of CUDA
-# wheels): W4 runs `torch_bench.py --workload w4 --threads 2` with TORCH_PYTHON (default
-# the Keras venv's python) when that python imports torch, and says it skipped otherwise.
+# existing one). PyTorch is not installed by this script: PyPI's build is the CUDA one,
+# which runs on the CPU once its ~2.4 GB of CUDA wheels are there
+# (`python3 -m venv V && V/bin/pip install torch==2.15.0 numpy`, then TORCH_PYTHON=V/bin/python).
+# W4 runs `torch_bench.py --workload w4 --threads 2` with TORCH_PYTHON (default the Keras
+# venv's python) when that python imports torch, and says it skipped otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peers=../shared/peers

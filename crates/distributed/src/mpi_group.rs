@@ -60,6 +60,11 @@ impl Mpi {
     /// process to fewer CPUs than its share of the machine (Open MPI's default for one or
     /// two processes; launch with `--bind-to none`).
     ///
+    /// In a job of 2 or 3 processes it first sets the environment variable
+    /// `OMPI_MCA_coll_libnbc_iallreduce_algorithm=1` (Open MPI's ring allreduce, twice as
+    /// fast for gradients as its default there), unless it is set already: call `init`
+    /// early, before the program starts threads of its own that read the environment.
+    ///
     /// # Errors
     /// MPI was initialized already in this process, or [`DEADLINE_ENV`] is not a number of
     /// seconds.
@@ -152,7 +157,7 @@ const IALLREDUCE_ALGORITHM: &str = "OMPI_MCA_coll_libnbc_iallreduce_algorithm";
 /// other; ring moves it once, as the default does from 4 processes up, and takes as many
 /// rounds at these sizes, so small sums lose nothing. W2's gradient sum on 2 processes
 /// takes half the time (figures in `docs/performance.md`). Other MPI libraries ignore the
-/// variable. Set before `MPI_Init`, which reads it, while Keel starts no thread of its own.
+/// variable. Set before `MPI_Init`, which reads it, and before the watchdog thread starts.
 fn prefer_ring_allreduce() {
     let size = std::env::var("OMPI_COMM_WORLD_SIZE")
         .ok()

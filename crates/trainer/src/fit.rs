@@ -446,6 +446,7 @@ impl Run<'_> {
                         epoch,
                         batch: b,
                         indices,
+                        first_row,
                         weights: batch_weights,
                         rng_before,
                         step: &step,

@@ -14,6 +14,9 @@ pub(super) struct Incident<'s> {
     pub(super) batch: usize,
     /// The samples of the batch (to replay it when locating a non-finite value).
     pub(super) indices: &'s [usize],
+    /// Where those samples start in the global batch (a data-parallel member's share), so
+    /// the replay draws the step's dropout masks.
+    pub(super) first_row: usize,
     pub(super) weights: Option<Vec<f32>>,
     /// The RNG as the step began (the same dropout masks on replay).
     pub(super) rng_before: FitRng,
@@ -43,6 +46,7 @@ impl Run<'_> {
                 crate::batching::gather_pooled(&self.train, incident.indices),
                 incident.weights.clone(),
                 incident.rng_before.clone(),
+                incident.first_row,
                 norms,
             )
         });

@@ -121,8 +121,9 @@ fn all_finite(t: &keel_autograd::Tensor) -> bool {
 }
 
 impl Sequential {
-    /// Replays `batch` in training mode with `rng` (the RNG state the step started from)
-    /// and returns where the first non-finite value appeared, or, when the forward pass is
+    /// Replays `batch` in training mode with `rng` (the RNG state the step started from;
+    /// `first_row` places the batch in a data-parallel global batch, as the step did) and
+    /// returns where the first non-finite value appeared, or, when the forward pass is
     /// finite throughout, the backward location read from `param_norms` (each parameter's
     /// gradient norm, in model order). `None` when nothing non-finite is found.
     pub(crate) fn locate_nonfinite(
@@ -130,6 +131,7 @@ impl Sequential {
         batch: Batch,
         weights: Option<Vec<f32>>,
         mut rng: FitRng,
+        first_row: usize,
         param_norms: &[(ParamPath, f32)],
     ) -> Option<Location> {
         if !all_finite(&batch.x) {
@@ -137,6 +139,7 @@ impl Sequential {
         }
         let tape = Tape::new();
         let mut ctx = Ctx::new(Mode::Train, &mut rng);
+        ctx.set_first_row(first_row);
         let mut ops = Vec::with_capacity(self.layers.len());
         let mut forward_failure = None;
         let pass = self

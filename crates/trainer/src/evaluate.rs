@@ -117,18 +117,22 @@ impl Sequential {
             });
         }
         let mut tracker = self.metric_tracker(data)?;
-        self.evaluate_into(data, batch_size, &mut tracker)?;
+        self.evaluate_into(data, 0..data.len(), batch_size, &mut tracker)?;
         Ok(tracker)
     }
 
-    /// Adds the outputs of every batch of `data` (in Eval mode) to `tracker`, and their
-    /// loss when the model is compiled.
+    /// Adds the outputs of every batch of `data`'s samples `rows` (in Eval mode) to
+    /// `tracker`, and their loss when the model is compiled. No rows add nothing.
     pub(crate) fn evaluate_into(
         &self,
         data: &Dataset,
+        rows: std::ops::Range<usize>,
         batch_size: usize,
         tracker: &mut MetricTracker,
     ) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         // The regularization penalty, added to every batch's loss as Keras 3 does for
         // validation and `evaluate` too (the weights do not change in between).
         let penalty = {
@@ -136,8 +140,8 @@ impl Sequential {
             self.regularization_loss(&tape).map_or(0.0, |p| p.scalar())
         };
         let mut rng = StdRng::seed_from_u64(0); // unused in Eval mode
-        let indices: Vec<usize> = (0..data.len()).collect();
-        for range in batch_ranges(data.len(), batch_size)? {
+        let indices: Vec<usize> = rows.collect();
+        for range in batch_ranges(indices.len(), batch_size)? {
             let batch = crate::batching::gather_pooled(data, &indices[range]);
             let n = batch.len();
             let tape = Tape::no_grad();

@@ -488,7 +488,11 @@ impl Run<'_> {
         }
         if let (Some(v), 0) = (&self.validation, (epoch + 1) % self.options.validation_freq) {
             let batch = model.inference_batch(self.options.validation_batch_size);
-            let scores = model.evaluate_means(v, batch)?;
+            // A group shares the validation samples out and sums the counts.
+            let scores = match &mut self.parallel {
+                Some(p) => p.evaluate(model, v, batch)?,
+                None => model.evaluate_means(v, batch)?,
+            };
             for (name, value) in scores.logs("val_") {
                 logs.insert(name, value);
             }

@@ -339,8 +339,9 @@ impl<'a> FitOptions<'a> {
     /// - Member 0's weights are given to all at the start; weights and random state are
     ///   compared by checksum at the start and after every epoch.
     /// - The loss, gradients, batch-normalization moving statistics and metrics are the
-    ///   whole batch's; the guard, clipping, callbacks' stop decisions and validation (on
-    ///   every member, of the whole validation set) decide on them identically everywhere.
+    ///   whole batch's; the guard, clipping, callbacks' stop decisions and validation (each
+    ///   member evaluates its share of the validation samples, the counts are summed)
+    ///   decide on them identically everywhere.
     /// - Only member 0 prints progress and writes checkpoints, `CSVLogger` rows and
     ///   `ModelCheckpoint` files ([`CallbackContext::is_chief`](crate::CallbackContext::is_chief)).
     /// - An error on one member ends the group's run ([`Collective::abort`]).

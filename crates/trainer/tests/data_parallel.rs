@@ -14,6 +14,9 @@ struct Outcome {
     history: History,
     /// Every weight's bits, in `get_weights` order.
     bits: Vec<u32>,
+    /// `evaluate` of the final model on the validation split, alone (no group), where the
+    /// test looks at it.
+    validation: Option<keel_trainer::Scores>,
 }
 
 fn bits(model: &keel_trainer::Sequential) -> Vec<u32> {
@@ -36,11 +39,21 @@ fn options<'a>(batch_size: usize) -> FitOptions<'a> {
         .threads(1)
 }
 
+/// What `fit`'s `validation_split(0.1)` validates on.
+fn validation_split(data: &Dataset) -> Dataset {
+    data.split_validation(0.1).expect("a valid split").1
+}
+
 fn alone(data: &Dataset, batch_size: usize) -> Outcome {
     let mut model = seed_model(7);
     let history = model.fit(data, options(batch_size)).expect("fit");
     let bits = bits(&model);
-    Outcome { history, bits }
+    let validation = Some(model.evaluate(&validation_split(data)).expect("evaluate"));
+    Outcome {
+        history,
+        bits,
+        validation,
+    }
 }
 
 /// Trains the seed model on each member of a group of `members` threads. Each member starts
@@ -65,7 +78,12 @@ fn in_group(
                     }
                     let history = model.fit(data, options.data_parallel(&mut group))?;
                     let bits = bits(&model);
-                    Ok(Outcome { history, bits })
+                    let validation = Some(model.evaluate(&validation_split(data))?);
+                    Ok(Outcome {
+                        history,
+                        bits,
+                        validation,
+                    })
                 })
             })
             .collect();
@@ -112,6 +130,28 @@ fn check_against_alone(samples: usize, members: usize, batch_size: usize) {
         );
     }
     assert!(group[0].history.get("sync_ms").is_some());
+    // Each member validated its share; the sums are the whole split's, on every member.
+    for (outcome, who) in group
+        .iter()
+        .map(|o| (o, "group"))
+        .chain([(&single, "alone")])
+    {
+        let last = |name: &str| *outcome.history.get(name).unwrap().last().unwrap();
+        let scores = outcome.validation.as_ref().expect("evaluated");
+        let whole = |name: &str| scores.get(name).unwrap();
+        assert_eq!(last("val_accuracy"), whole("accuracy"), "{who}");
+        let (a, b) = (last("val_loss"), whole("loss"));
+        assert!(
+            ((a - b) / b).abs() <= 1e-6,
+            "{who}: val_loss {a}, evaluated {b}"
+        );
+    }
+    for member in &group[1..] {
+        assert_eq!(
+            member.history.get("val_loss"),
+            group[0].history.get("val_loss")
+        );
+    }
 }
 
 #[test]
@@ -229,6 +269,7 @@ fn rollback_early_stopping_and_reduce_lr_decide_alike_on_every_member() {
                     Outcome {
                         bits: bits(&model),
                         history,
+                        validation: None,
                     }
                 })
             })
@@ -302,7 +343,11 @@ fn a_group_resumed_inside_an_epoch_ends_as_an_uninterrupted_one() {
                         }
                         let history = model.fit(data, options.data_parallel(&mut group))?;
                         let bits = bits(&model);
-                        Ok(Outcome { history, bits })
+                        Ok(Outcome {
+                            history,
+                            bits,
+                            validation: None,
+                        })
                     })
                 })
                 .collect();

@@ -259,6 +259,27 @@ impl<'a> DataParallel<'a> {
         Err(Error::ReplicasDiverged { what, when: when() })
     }
 
+    /// The loss and metrics of `model` on `data`: every member evaluates its share of the
+    /// samples and the group sums the counts, so every member gets the same numbers (those
+    /// of the whole set, up to the order of the loss's sums).
+    ///
+    /// # Errors
+    /// The evaluation or the sum failed.
+    pub(crate) fn evaluate(
+        &mut self,
+        model: &Sequential,
+        data: &keel_data::Dataset,
+        batch_size: usize,
+    ) -> Result<MetricTracker> {
+        let mut tracker = model.metric_tracker(data)?;
+        model.evaluate_into(data, self.share(data.len()), batch_size, &mut tracker)?;
+        let mut counts = tracker.counts_with_loss();
+        self.group
+            .sum_f64("sum the validation metrics", &mut counts)?;
+        tracker.set_counts_with_loss(&counts);
+        Ok(tracker)
+    }
+
     /// Replaces this member's metric counts (hits, samples, confusion) with the group's
     /// sums; the loss is the group's already.
     pub(crate) fn sum_metrics(&mut self, means: &mut MetricTracker) -> Result<()> {

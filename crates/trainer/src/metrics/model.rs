@@ -86,7 +86,7 @@ impl Sequential {
         check_classes("confusion_matrix", &info)?;
         let mut tracker = MetricTracker::new(&[], info)?.with_confusion();
         let batch = self.inference_batch(crate::evaluate::INFERENCE_BATCH);
-        self.evaluate_into(data, batch, &mut tracker)?;
+        self.evaluate_into(data, 0..data.len(), batch, &mut tracker)?;
         Ok(tracker.into_confusion())
     }
 }

@@ -130,6 +130,22 @@ impl MetricTracker {
         }
     }
 
+    /// [`metric_counts`](Self::metric_counts) after the loss's sum and sample count: what
+    /// data-parallel members sum after each evaluated its share of a data set.
+    pub(crate) fn counts_with_loss(&self) -> Vec<f64> {
+        let mut counts = vec![self.loss_sum, self.loss_samples as f64];
+        counts.extend(self.metric_counts());
+        counts
+    }
+
+    /// Sets the loss's sum and sample count and the counts behind the metrics from
+    /// [`counts_with_loss`](Self::counts_with_loss) of a tracker of the same metrics.
+    pub(crate) fn set_counts_with_loss(&mut self, counts: &[f64]) {
+        self.loss_sum = counts[0];
+        self.loss_samples = counts[1] as usize;
+        self.set_metric_counts(&counts[2..]);
+    }
+
     /// Adds the mean loss of a batch of `n` samples.
     pub(crate) fn add_loss(&mut self, loss: f32, n: usize) {
         self.loss_sum += f64::from(loss) * n as f64;

@@ -270,7 +270,7 @@ impl SyncTime {
 }
 
 /// The epoch log of a data-parallel run: the mean time per step spent summing gradients
-/// over the group (packing and unpacking included), in milliseconds.
+/// over the group (their preparation and swaps included), in milliseconds.
 pub(crate) const SYNC_LOG: &str = "sync_ms";
 /// The epoch log of a data-parallel run: the mean time per step spent waiting for the
 /// slowest member before the sum, in milliseconds.

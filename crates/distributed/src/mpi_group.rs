@@ -192,6 +192,20 @@ fn sum_into<T: mpi::datatype::Equivalence>(
     });
 }
 
+/// Replaces `values` with their sums over `world`, received into `received` (kept between
+/// calls, grown as needed), under `watch`'s deadline for `operation`.
+fn sum_in_place<T: mpi::datatype::Equivalence + Copy + Default>(
+    watch: &Watch,
+    world: &SimpleCommunicator,
+    operation: &'static str,
+    values: &mut [T],
+    received: &mut Vec<T>,
+) {
+    received.resize(values.len(), T::default());
+    watch.during(operation, || sum_into(world, values, received));
+    values.copy_from_slice(received);
+}
+
 /// [`sum_into`] for every pair at once: the sums overlap, and are waited on together.
 fn sum_each_into(world: &SimpleCommunicator, pairs: &mut [(&[f32], &mut [f32])]) {
     mpi::request::scope(|scope| {
@@ -257,11 +271,13 @@ impl Collective for Mpi {
     }
 
     fn sum_f32(&mut self, operation: &'static str, values: &mut [f32]) -> Result<()> {
-        let (world, received) = (&self.world, &mut self.received);
-        received.resize(values.len(), 0.0);
-        self.watch
-            .during(operation, || sum_into(world, values, received));
-        values.copy_from_slice(received);
+        sum_in_place(
+            &self.watch,
+            &self.world,
+            operation,
+            values,
+            &mut self.received,
+        );
         Ok(())
     }
 
@@ -269,19 +285,6 @@ impl Collective for Mpi {
         let world = &self.world;
         self.watch
             .during(operation, || wait_politely(world.immediate_barrier()));
-        Ok(())
-    }
-
-    /// The sum alone: `fit` calls [`arrive`](Collective::arrive) first.
-    fn sum_f32_into(
-        &mut self,
-        operation: &'static str,
-        values: &[f32],
-        sums: &mut [f32],
-    ) -> Result<()> {
-        let world = &self.world;
-        self.watch
-            .during(operation, || sum_into(world, values, sums));
         Ok(())
     }
 
@@ -298,11 +301,13 @@ impl Collective for Mpi {
     }
 
     fn sum_f64(&mut self, operation: &'static str, values: &mut [f64]) -> Result<()> {
-        let (world, received) = (&self.world, &mut self.received_f64);
-        received.resize(values.len(), 0.0);
-        self.watch
-            .during(operation, || sum_into(world, values, received));
-        values.copy_from_slice(received);
+        sum_in_place(
+            &self.watch,
+            &self.world,
+            operation,
+            values,
+            &mut self.received_f64,
+        );
         Ok(())
     }
 

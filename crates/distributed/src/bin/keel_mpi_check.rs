@@ -122,7 +122,7 @@ fn time_sums(n: usize, rounds: usize, cold: bool) -> keel_trainer::Result<()> {
     let values = vec![1.0f32; n];
     let mut sums = vec![0.0f32; n];
     for _ in 0..10 {
-        group.sum_f32_into("warm up", &values, &mut sums)?;
+        group.sum_f32_each("warm up", &mut [(&values, &mut sums)])?;
     }
     let mut times: Vec<f64> = (0..rounds)
         .map(|_| {
@@ -130,7 +130,7 @@ fn time_sums(n: usize, rounds: usize, cold: bool) -> keel_trainer::Result<()> {
             evict.iter_mut().for_each(|b| *b = b.wrapping_add(1));
             let started = std::time::Instant::now();
             group.arrive("line up")?;
-            group.sum_f32_into("timed sum", &values, &mut sums)?;
+            group.sum_f32_each("timed sum", &mut [(&values, &mut sums)])?;
             Ok(started.elapsed().as_secs_f64() * 1e3)
         })
         .collect::<keel_trainer::Result<_>>()?;

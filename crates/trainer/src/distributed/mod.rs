@@ -36,7 +36,7 @@ pub trait Collective {
     fn sum_f32(&mut self, operation: &'static str, values: &mut [f32]) -> Result<()>;
 
     /// Returns once every member has called it: a barrier. `fit` calls it before each
-    /// step's [`sum_f32_into`](Collective::sum_f32_into), so the time spent waiting for the
+    /// step's [`sum_f32_each`](Collective::sum_f32_each), so the time spent waiting for the
     /// slowest member is measured apart from the sum (and a group may wait without
     /// occupying a core). Does nothing by default.
     ///
@@ -47,31 +47,12 @@ pub trait Collective {
         Ok(())
     }
 
-    /// Writes into `sums` the element-wise sums over the group of `values` (the same
-    /// length). By default a copy and [`sum_f32`](Collective::sum_f32); a group that can
-    /// receive into another buffer saves the copy (what `fit` calls every step, after
-    /// [`arrive`](Collective::arrive)).
-    ///
-    /// # Errors
-    /// The group could not complete the sum.
-    ///
-    /// # Panics
-    /// If the lengths differ.
-    fn sum_f32_into(
-        &mut self,
-        operation: &'static str,
-        values: &[f32],
-        sums: &mut [f32],
-    ) -> Result<()> {
-        sums.copy_from_slice(values);
-        self.sum_f32(operation, sums)
-    }
-
     /// For each pair `(values, sums)`, writes into `sums` the element-wise sums over the
     /// group of `values` (each pair's two slices of one length, the same lengths in the same
-    /// order on every member). By default one [`sum_f32_into`](Collective::sum_f32_into)
-    /// after another; a group that can run them at once overlaps them (what `fit` calls
-    /// every step, once per gradient tensor, after [`arrive`](Collective::arrive)).
+    /// order on every member). By default a copy and a [`sum_f32`](Collective::sum_f32) for
+    /// one pair after another; a group that can receive into another buffer and run the
+    /// sums at once saves the copies and overlaps them (what `fit` calls every step, once
+    /// per gradient tensor, after [`arrive`](Collective::arrive)).
     ///
     /// # Errors
     /// The group could not complete a sum.
@@ -83,9 +64,10 @@ pub trait Collective {
         operation: &'static str,
         pairs: &mut [(&[f32], &mut [f32])],
     ) -> Result<()> {
-        pairs
-            .iter_mut()
-            .try_for_each(|(values, sums)| self.sum_f32_into(operation, values, sums))
+        pairs.iter_mut().try_for_each(|(values, sums)| {
+            sums.copy_from_slice(values);
+            self.sum_f32(operation, sums)
+        })
     }
 
     /// [`sum_f32`](Collective::sum_f32) in double precision (counts and metric sums).

@@ -90,6 +90,15 @@ impl<'m> CallbackContext<'m> {
         self.rank == 0
     }
 
+    /// Prints `message` on a line of its own, on the process that prints
+    /// ([`is_chief`](Self::is_chief)): what a callback's verbose messages go through, so a
+    /// data-parallel run prints each once.
+    pub fn say(&self, message: impl std::fmt::Display) {
+        if self.is_chief() {
+            println!("{message}");
+        }
+    }
+
     /// The model being trained.
     pub fn model(&self) -> &Sequential {
         self.model

@@ -277,13 +277,13 @@ impl Callback for EarlyStopping {
     }
 
     fn on_train_end(&mut self, _logs: &Logs, ctx: &mut CallbackContext<'_>) -> Result<()> {
-        if let (Some(epoch), true) = (self.stopped_epoch, self.verbose > 0 && ctx.is_chief()) {
-            println!("Epoch {}: early stopping", epoch + 1);
+        if let (Some(epoch), true) = (self.stopped_epoch, self.verbose > 0) {
+            ctx.say(format_args!("Epoch {}: early stopping", epoch + 1));
         }
         if let (true, Some(best)) = (self.restore_best_weights, &self.best_weights) {
-            if self.verbose > 0 && ctx.is_chief() {
+            if self.verbose > 0 {
                 let best = self.best_epoch.unwrap_or(0);
-                println!("{}", restoring_message(best, ctx.epochs()));
+                ctx.say(restoring_message(best, ctx.epochs()));
             }
             for ((name, param), (saved_name, value)) in
                 ctx.model_mut().named_params_mut().into_iter().zip(best)

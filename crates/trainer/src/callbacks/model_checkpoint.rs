@@ -222,25 +222,25 @@ impl Callback for ModelCheckpoint {
             .iter()
             .all(|(_, p)| p.value().iter().all(|v| v.is_finite()));
         if current.is_some_and(|v| !v.is_finite()) || !finite_weights {
-            if self.verbose > 0 && ctx.is_chief() {
-                println!(
+            if self.verbose > 0 {
+                ctx.say(format_args!(
                     "Epoch {}: non-finite {} or weights, not saving",
                     epoch + 1,
                     self.monitor
-                );
+                ));
             }
             return Ok(Control::Continue);
         }
         if let (true, Some(value)) = (self.save_best_only, current) {
             let mode = self.mode.resolve(&self.monitor);
             if !is_improvement(mode, value, self.best, 0.0) {
-                if self.verbose > 0 && ctx.is_chief() {
-                    println!(
+                if self.verbose > 0 {
+                    ctx.say(format_args!(
                         "Epoch {}: {} did not improve from {:.5}",
                         epoch + 1,
                         self.monitor,
                         self.best
-                    );
+                    ));
                 }
                 return Ok(Control::Continue);
             }
@@ -256,7 +256,11 @@ impl Callback for ModelCheckpoint {
             }
             ctx.model().save(&path)?;
             if self.verbose > 0 {
-                println!("Epoch {}: saved model to {}", epoch + 1, path.display());
+                ctx.say(format_args!(
+                    "Epoch {}: saved model to {}",
+                    epoch + 1,
+                    path.display()
+                ));
             }
         }
         self.saved.push(path);

@@ -213,11 +213,11 @@ impl Callback for ReduceLROnPlateau {
                 let new_lr =
                     (f64::from(old_lr) * f64::from(self.factor)).max(f64::from(self.min_lr));
                 ctx.set_learning_rate(new_lr as f32)?;
-                if self.verbose > 0 && ctx.is_chief() {
-                    println!(
+                if self.verbose > 0 {
+                    ctx.say(format_args!(
                         "Epoch {}: ReduceLROnPlateau reducing learning rate to {new_lr}.",
                         epoch + 1
-                    );
+                    ));
                 }
                 self.cooldown_counter = self.cooldown;
                 self.wait = 0;

@@ -66,11 +66,11 @@ impl<F: FnMut(usize, f32) -> f32> Callback for LearningRateScheduler<F> {
     fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut CallbackContext<'_>) -> Result<Control> {
         let lr = (self.schedule)(epoch, ctx.learning_rate()?);
         ctx.set_learning_rate(lr)?;
-        if self.verbose > 0 && ctx.is_chief() {
-            println!(
+        if self.verbose > 0 {
+            ctx.say(format_args!(
                 "Epoch {}: LearningRateScheduler setting learning rate to {lr}.",
                 epoch + 1
-            );
+            ));
         }
         Ok(Control::Continue)
     }

@@ -60,7 +60,9 @@ impl Callback for TerminateOnNaN {
         let nonfinite = |name| logs.get(name).is_some_and(|v: f64| !v.is_finite());
         match nonfinite("loss") || nonfinite("grad_norm") {
             true => {
-                println!("Batch {batch}: Invalid loss, terminating training");
+                ctx.say(format_args!(
+                    "Batch {batch}: Invalid loss, terminating training"
+                ));
                 self.terminated_at = Some((ctx.epoch(), batch));
                 Ok(Control::Stop)
             }

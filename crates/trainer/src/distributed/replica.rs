@@ -103,14 +103,19 @@ impl<'a> DataParallel<'a> {
             make_standard(value);
             value.mapv_inplace(|v| v * weight);
         }
-        let sources = params.iter().map(|(_, param)| {
-            grads
-                .by_id(param.id())
-                .expect("every parameter has a gradient now")
-        });
-        let sources: Vec<&Tensor> = sources.chain(updates.iter().map(|(_, u)| u)).collect();
-        self.received.truncate(sources.len());
-        for (i, source) in sources.iter().enumerate() {
+        // The tensors summed, in the same order on every member: gradients, then updates.
+        let grads_ref = &*grads;
+        let sources = || {
+            let gradients = params.iter().map(|(_, param)| {
+                grads_ref
+                    .by_id(param.id())
+                    .expect("every parameter has a gradient now")
+            });
+            gradients.chain(updates.iter().map(|(_, u)| u))
+        };
+        let count = params.len() + updates.len();
+        self.received.truncate(count);
+        for (i, source) in sources().enumerate() {
             match self.received.get_mut(i) {
                 Some(r) if r.shape() == source.shape() => {}
                 Some(r) => *r = Tensor::zeros(source.shape()),
@@ -123,8 +128,8 @@ impl<'a> DataParallel<'a> {
         let arriving = Instant::now();
         self.group.arrive("wait for every process")?;
         self.last_wait = arriving.elapsed();
-        let mut pairs: Vec<(&[f32], &mut [f32])> = Vec::with_capacity(sources.len() + 1);
-        for (source, received) in sources.iter().zip(self.received.iter_mut()) {
+        let mut pairs: Vec<(&[f32], &mut [f32])> = Vec::with_capacity(count + 1);
+        for (source, received) in sources().zip(self.received.iter_mut()) {
             let values = source.as_slice().expect("prepared in standard layout");
             let sums = received.as_slice_mut().expect("made in standard layout");
             pairs.extend(
@@ -136,7 +141,6 @@ impl<'a> DataParallel<'a> {
         pairs.push((&loss_share, &mut loss_sum));
         self.group.sum_f32_each("sum the gradients", &mut pairs)?;
         drop(pairs);
-        drop(sources);
 
         let mut received = self.received.iter_mut();
         for (_, param) in params {

@@ -21,6 +21,23 @@ pub const DEADLINE_ENV: &str = "KEEL_COLLECTIVE_DEADLINE";
 /// checkpoint or a slow machine to validate while the others wait at the next step.
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
 
+/// The shortest deadline: the watchdog counts in milliseconds, and a shorter one would end
+/// the job in its first collective.
+const MIN_DEADLINE: Duration = Duration::from_millis(1);
+
+/// The deadline [`DEADLINE_ENV`] gives, in seconds.
+fn parse_deadline(text: String) -> Result<Duration> {
+    let seconds = text.trim().parse::<f64>().ok();
+    match seconds.and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+        Some(d) if d >= MIN_DEADLINE => Ok(d),
+        _ => Err(Error::InvalidOption {
+            option: DEADLINE_ENV,
+            expected: "a number of seconds, at least 0.001",
+            found: text,
+        }),
+    }
+}
+
 /// The processes of an MPI job (`MPI_COMM_WORLD`) as a data-parallel group for
 /// [`FitOptions::data_parallel`](keel_trainer::FitOptions::data_parallel).
 ///
@@ -70,16 +87,7 @@ impl Mpi {
     /// seconds.
     pub fn init() -> Result<Mpi> {
         let deadline = match std::env::var(DEADLINE_ENV) {
-            Ok(text) => match text.trim().parse::<f64>() {
-                Ok(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
-                _ => {
-                    return Err(Error::InvalidOption {
-                        option: DEADLINE_ENV,
-                        expected: "a positive number of seconds",
-                        found: text,
-                    })
-                }
-            },
+            Ok(text) => parse_deadline(text)?,
             Err(_) => DEFAULT_DEADLINE,
         };
         prefer_ring_allreduce();
@@ -119,9 +127,19 @@ impl Mpi {
     /// Sets how long a process may wait in one collective operation before it ends the
     /// job (another process stalled or died without MPI noticing). Defaults to 300 s, or
     /// [`DEADLINE_ENV`].
-    pub fn deadline(self, deadline: Duration) -> Self {
+    ///
+    /// # Errors
+    /// A deadline under a millisecond, which would end the job in its first collective.
+    pub fn deadline(self, deadline: Duration) -> Result<Self> {
+        if deadline < MIN_DEADLINE {
+            return Err(Error::InvalidOption {
+                option: "Mpi::deadline",
+                expected: "at least a millisecond",
+                found: format!("{deadline:?}"),
+            });
+        }
         self.watch.set_deadline(deadline);
-        self
+        Ok(self)
     }
 
     /// The threads each process should train on: its share of the machine's CPUs (the
@@ -355,5 +373,27 @@ impl Collective for Mpi {
             watchdog::ERROR_EXIT,
             &format!("{}: {error}; ending the job", self.watch.position()),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_deadline;
+    use std::time::Duration;
+
+    #[test]
+    fn a_deadline_is_a_number_of_seconds_from_a_millisecond_up() {
+        assert_eq!(
+            parse_deadline(" 2.5 ".into()).unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            parse_deadline("0.001".into()).unwrap(),
+            Duration::from_millis(1)
+        );
+        for bad in ["0", "0.0001", "-3", "NaN", "inf", "1e30", "soon", ""] {
+            let message = parse_deadline(bad.into()).unwrap_err().to_string();
+            assert!(message.contains("at least 0.001"), "{bad}: {message}");
+        }
     }
 }

@@ -97,6 +97,16 @@ impl Sequential {
         verbosity: Verbosity,
         parallel: &mut Option<DataParallel<'a>>,
     ) -> Result<History> {
+        if let Some(p) = parallel.as_mut() {
+            let (rank, size) = (p.group().rank(), p.group().size());
+            if rank >= size {
+                return Err(Error::InvalidOption {
+                    option: "data_parallel",
+                    expected: "a group whose member's rank is below its size",
+                    found: format!("rank {rank} of a group of {size}"),
+                });
+            }
+        }
         let chief = parallel.as_ref().is_none_or(DataParallel::is_chief);
         let verbosity = if chief { verbosity } else { Verbosity::Silent };
         if self.compiled.is_none() {

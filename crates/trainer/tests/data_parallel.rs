@@ -428,3 +428,41 @@ fn members_whose_weights_drift_apart_are_an_error_at_the_epoch_end() {
         );
     }
 }
+
+/// A group that reports an impossible place: rank 1 of a group of 1.
+#[derive(Debug)]
+struct Misnumbered;
+
+impl keel_trainer::Collective for Misnumbered {
+    fn rank(&self) -> usize {
+        1
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn sum_f32(&mut self, _: &'static str, _: &mut [f32]) -> keel_trainer::Result<()> {
+        Ok(())
+    }
+    fn sum_f64(&mut self, _: &'static str, _: &mut [f64]) -> keel_trainer::Result<()> {
+        Ok(())
+    }
+    fn min_max(&mut self, _: &'static str, value: u64) -> keel_trainer::Result<(u64, u64)> {
+        Ok((value, value))
+    }
+    fn broadcast(&mut self, _: &'static str, _: &mut Vec<u8>) -> keel_trainer::Result<()> {
+        Ok(())
+    }
+    fn abort(&mut self, _: &Error) {}
+}
+
+#[test]
+fn a_group_whose_rank_is_not_below_its_size_is_an_error() {
+    let data = mnist_subset(200);
+    let mut model = seed_model(7);
+    let mut group = Misnumbered;
+    let error = model
+        .fit(&data, options(32).data_parallel(&mut group))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("rank 1 of a group of 1"), "{error}");
+}

@@ -127,10 +127,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     #[cfg(feature = "mpi")]
     {
-        if std::env::var(keel::runtime::THREADS_ENV).is_err() {
-            options = options.threads(group.threads_per_process());
-        }
-        options = options.data_parallel(&mut group);
+        options = options
+            .threads(group.threads_per_process())
+            .data_parallel(&mut group);
     }
     let history = model.fit(&mnist.train, options)?;
     let scores = model.evaluate_verbose(&mnist.test, if chief { 1 } else { 0 })?;

@@ -91,7 +91,15 @@ fn main() -> keel::Result<()> {
     };
     #[cfg(not(feature = "mpi"))]
     let mut group: Option<keel::distributed::ThreadGroup> = None;
-    let threads = group.as_ref().map(process_threads);
+    // A process of a data-parallel group trains on its share of the CPUs.
+    #[cfg(feature = "mpi")]
+    let threads = group
+        .as_ref()
+        .map(keel::distributed::Mpi::threads_per_process);
+    #[cfg(not(feature = "mpi"))]
+    let threads = group
+        .as_ref()
+        .map(|_| keel::runtime::Runtime::global().threads());
     let mut model = spec.model(args.seed);
     let options = fit_options(&spec, epochs, args.seed, threads);
     let options = match group.as_mut() {
@@ -135,21 +143,6 @@ fn main() -> keel::Result<()> {
     });
     println!("RESULT {result}");
     Ok(())
-}
-
-/// The threads a process of a data-parallel group trains on: `KEEL_NUM_THREADS` if set
-/// (the default runtime's), else its share of the CPUs.
-#[cfg(feature = "mpi")]
-fn process_threads(group: &keel::distributed::Mpi) -> usize {
-    match std::env::var(keel::runtime::THREADS_ENV) {
-        Ok(_) => keel::runtime::Runtime::global().threads(),
-        Err(_) => group.threads_per_process(),
-    }
-}
-
-#[cfg(not(feature = "mpi"))]
-fn process_threads(_: &keel::distributed::ThreadGroup) -> usize {
-    keel::runtime::Runtime::global().threads()
 }
 
 /// The workload's `fit` options, on `threads` threads if given.

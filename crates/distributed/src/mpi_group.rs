@@ -142,12 +142,16 @@ impl Mpi {
         Ok(self)
     }
 
-    /// The threads each process should train on: its share of the machine's CPUs (the
-    /// CPUs it may use, split between the job's processes on this machine when they may
-    /// all use them all), at least 1. Pass it to
-    /// [`FitOptions::threads`](keel_trainer::FitOptions::threads) unless
-    /// `KEEL_NUM_THREADS` is set.
+    /// The threads each process should train on: `KEEL_NUM_THREADS` when set (and valid),
+    /// else its share of the machine's CPUs (the CPUs it may use, split between the job's
+    /// processes on this machine when they may all use them all), at least 1. Pass it to
+    /// [`FitOptions::threads`](keel_trainer::FitOptions::threads).
     pub fn threads_per_process(&self) -> usize {
+        if std::env::var_os(keel_runtime::THREADS_ENV).is_some() {
+            if let Ok(runtime) = keel_runtime::Runtime::try_global() {
+                return runtime.threads();
+            }
+        }
         let allowed = binding::allowed_cpus();
         let online = binding::online_cpus().unwrap_or(allowed);
         let local = binding::local_ranks();

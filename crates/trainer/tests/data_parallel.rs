@@ -64,27 +64,36 @@ fn in_group(
     batch_size: usize,
     extra: impl Fn(usize) -> Option<Box<dyn Callback + 'static>> + Sync,
 ) -> Vec<keel_trainer::Result<Outcome>> {
+    each_member(members, |rank, group| {
+        let mut model = seed_model(7 + 100 * rank as u64);
+        let mut options = options(batch_size);
+        if let Some(callback) = extra(rank) {
+            options.callbacks.push(callback);
+        }
+        let history = model.fit(data, options.data_parallel(group))?;
+        let bits = bits(&model);
+        let validation = Some(model.evaluate(&validation_split(data))?);
+        Ok(Outcome {
+            history,
+            bits,
+            validation,
+        })
+    })
+}
+
+/// Runs `member(rank, group)` on a thread for each member of a group of `members`, and
+/// returns what each gave, in rank order.
+fn each_member<R: Send>(
+    members: usize,
+    member: impl Fn(usize, &mut ThreadGroup) -> R + Sync,
+) -> Vec<R> {
     std::thread::scope(|s| {
         let handles: Vec<_> = ThreadGroup::new(members)
             .into_iter()
-            .map(|mut group| {
-                let extra = &extra;
-                s.spawn(move || {
-                    let rank = keel_trainer::Collective::rank(&group);
-                    let mut model = seed_model(7 + 100 * rank as u64);
-                    let mut options = options(batch_size);
-                    if let Some(callback) = extra(rank) {
-                        options.callbacks.push(callback);
-                    }
-                    let history = model.fit(data, options.data_parallel(&mut group))?;
-                    let bits = bits(&model);
-                    let validation = Some(model.evaluate(&validation_split(data))?);
-                    Ok(Outcome {
-                        history,
-                        bits,
-                        validation,
-                    })
-                })
+            .enumerate()
+            .map(|(rank, mut group)| {
+                let member = &member;
+                s.spawn(move || member(rank, &mut group))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -240,41 +249,30 @@ fn with_overflowing_sample(samples: usize) -> Dataset {
 fn rollback_early_stopping_and_reduce_lr_decide_alike_on_every_member() {
     use keel_trainer::{EarlyStopping, Guard, Policy, ReduceLROnPlateau, Rollback};
     let data = with_overflowing_sample(640);
-    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
-        let handles: Vec<_> = ThreadGroup::new(3)
-            .into_iter()
-            .map(|mut group| {
-                let data = &data;
-                s.spawn(move || {
-                    let mut model = seed_model(7);
-                    let options = FitOptions::new()
-                        .epochs(6)
-                        .batch_size(64)
-                        .validation_split(0.2)
-                        .seed(5)
-                        .verbose(0)
-                        .telemetry(Telemetry::Epochs)
-                        .threads(1)
-                        .guard(
-                            Guard::new().on_nonfinite(Policy::Rollback(Rollback::new().every(2))),
-                        )
-                        .callback(
-                            ReduceLROnPlateau::new("val_loss")
-                                .patience(0)
-                                .min_delta(1.0),
-                        )
-                        .callback(EarlyStopping::new("val_loss").patience(2).min_delta(1.0))
-                        .data_parallel(&mut group);
-                    let history = model.fit(data, options).expect("fit");
-                    Outcome {
-                        bits: bits(&model),
-                        history,
-                        validation: None,
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let outcomes = each_member(3, |_, group| {
+        let mut model = seed_model(7);
+        let options = FitOptions::new()
+            .epochs(6)
+            .batch_size(64)
+            .validation_split(0.2)
+            .seed(5)
+            .verbose(0)
+            .telemetry(Telemetry::Epochs)
+            .threads(1)
+            .guard(Guard::new().on_nonfinite(Policy::Rollback(Rollback::new().every(2))))
+            .callback(
+                ReduceLROnPlateau::new("val_loss")
+                    .patience(0)
+                    .min_delta(1.0),
+            )
+            .callback(EarlyStopping::new("val_loss").patience(2).min_delta(1.0))
+            .data_parallel(group);
+        let history = model.fit(&data, options).expect("fit");
+        Outcome {
+            bits: bits(&model),
+            history,
+            validation: None,
+        }
     });
     let first = &outcomes[0];
     assert!(first.history.get("rollbacks").unwrap().iter().sum::<f64>() >= 1.0);
@@ -324,34 +322,23 @@ fn a_group_resumed_inside_an_epoch_ends_as_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.keel");
     let run = |backup: bool, fail: bool| -> Vec<keel_trainer::Result<Outcome>> {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = ThreadGroup::new(2)
-                .into_iter()
-                .map(|mut group| {
-                    let (data, path) = (&data, &path);
-                    s.spawn(move || {
-                        let rank = keel_trainer::Collective::rank(&group);
-                        let mut model = seed_model(7);
-                        let mut options = options(32);
-                        if backup {
-                            let every_3 =
-                                BackupAndRestore::at_path(path).save_freq(SaveFreq::Steps(3));
-                            options = options.backup_and_restore(every_3);
-                        }
-                        if fail && rank == 1 {
-                            options = options.callback(FailsInEpoch2);
-                        }
-                        let history = model.fit(data, options.data_parallel(&mut group))?;
-                        let bits = bits(&model);
-                        Ok(Outcome {
-                            history,
-                            bits,
-                            validation: None,
-                        })
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        each_member(2, |rank, group| {
+            let mut model = seed_model(7);
+            let mut options = options(32);
+            if backup {
+                let every_3 = BackupAndRestore::at_path(&path).save_freq(SaveFreq::Steps(3));
+                options = options.backup_and_restore(every_3);
+            }
+            if fail && rank == 1 {
+                options = options.callback(FailsInEpoch2);
+            }
+            let history = model.fit(&data, options.data_parallel(group))?;
+            let bits = bits(&model);
+            Ok(Outcome {
+                history,
+                bits,
+                validation: None,
+            })
         })
     };
     let whole: Vec<Outcome> = run(false, false).into_iter().map(Result::unwrap).collect();
@@ -376,19 +363,10 @@ fn a_group_resumed_inside_an_epoch_ends_as_an_uninterrupted_one() {
 #[test]
 fn members_given_different_data_fail_before_training_instead_of_hanging() {
     let data = [mnist_subset(600), mnist_subset(640)];
-    let results: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = ThreadGroup::new(2)
-            .into_iter()
-            .zip(&data)
-            .map(|(mut group, data)| {
-                s.spawn(move || {
-                    let mut model = seed_model(7);
-                    let options = options(32).data_parallel(&mut group);
-                    model.fit(data, options).unwrap_err().to_string()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let results = each_member(2, |rank, group| {
+        let mut model = seed_model(7);
+        let options = options(32).data_parallel(group);
+        model.fit(&data[rank], options).unwrap_err().to_string()
     });
     for message in results {
         assert!(message.contains("the same fit"), "{message}");
@@ -399,27 +377,17 @@ fn members_given_different_data_fail_before_training_instead_of_hanging() {
 fn members_whose_weights_drift_apart_are_an_error_at_the_epoch_end() {
     use keel_trainer::StepGradients;
     let data = mnist_subset(300);
-    let errors: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = ThreadGroup::new(2)
-            .into_iter()
-            .map(|mut group| {
-                let data = &data;
-                s.spawn(move || {
-                    let rank = keel_trainer::Collective::rank(&group);
-                    let mut model = seed_model(7);
-                    // A hook on rank 1 only, after the sum: its updates differ from rank 0's.
-                    let drift = move |grads: &mut StepGradients| {
-                        if rank == 1 {
-                            grads.for_each_mut(|_, g| g.mapv_inplace(|v| v * 0.5));
-                        }
-                        Ok(())
-                    };
-                    let options = options(32).gradient_hook(drift).data_parallel(&mut group);
-                    model.fit(data, options).unwrap_err().to_string()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let errors = each_member(2, |rank, group| {
+        let mut model = seed_model(7);
+        // A hook on rank 1 only, after the sum: its updates differ from rank 0's.
+        let drift = move |grads: &mut StepGradients| {
+            if rank == 1 {
+                grads.for_each_mut(|_, g| g.mapv_inplace(|v| v * 0.5));
+            }
+            Ok(())
+        };
+        let options = options(32).gradient_hook(drift).data_parallel(group);
+        model.fit(&data, options).unwrap_err().to_string()
     });
     for message in errors {
         assert!(

@@ -18,6 +18,7 @@
 
 use super::dense::{bias_then_activation, Pointwise};
 use super::im2col::{col2im, col2im_samples, im2col, im2col_rows, Patches};
+use super::kept::Kept;
 use super::matmul::product;
 use super::window::{Padding, Window2d};
 use crate::elementwise::for_rows;
@@ -27,7 +28,6 @@ use keel_runtime::plan;
 use multiversion::multiversion;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Ix2};
 use std::borrow::Cow;
-use std::cell::RefCell;
 
 /// `activation(conv2d(x, kernel) + bias)` for `x: [batch, h, w, in]`, `kernel: [kh, kw,
 /// in, out]` (Keras's layout), `bias: [out]`; output `[batch, out_h, out_w, out]`.
@@ -120,7 +120,7 @@ fn standard(t: &Tensor) -> Cow<'_, Tensor> {
 impl Conv2d {
     /// The forward pass; with `keep`, the patches are left there for the backward pass
     /// (the kernel gradient reads them) instead of going back to the arena.
-    fn run_forward(&self, x: &[&Tensor], keep: Option<&RefCell<Option<Vec<f32>>>>) -> Tensor {
+    fn run_forward(&self, x: &[&Tensor], keep: Option<&Kept>) -> Tensor {
         let window = self.window(x[1].shape());
         let p = self.layout(x, &window);
         let filters = x[1].shape()[3];
@@ -164,11 +164,7 @@ impl Conv2d {
             matmul_into(lhs, kernel_matrix(&kernel), out2, false);
         }
         match keep {
-            Some(slot) => {
-                if let Some(old) = slot.replace(Some(patches)) {
-                    crate::pool::recycle_vec(old);
-                }
-            }
+            Some(kept) => kept.put(patches),
             None => crate::pool::recycle_vec(patches),
         }
         if !short && (bias.is_some() || self.activation != Pointwise::Identity) {
@@ -554,9 +550,7 @@ impl Op for Conv2d {
         g: &Tensor,
         needed: &[bool],
     ) -> Vec<Option<Tensor>> {
-        let mut own = crate::pool::tensor_for_overwrite(g.shape());
-        own.assign(g);
-        self.run_backward(x, y, own, needed, None)
+        crate::op::needed_through_owned(self, x, y, g, needed)
     }
     fn backward_owned(
         &self,
@@ -576,7 +570,7 @@ impl Op for Conv2d {
 #[derive(Debug)]
 struct KeepingPatches {
     conv: Conv2d,
-    patches: super::kept::Kept,
+    patches: Kept,
 }
 
 impl Op for KeepingPatches {
@@ -584,10 +578,10 @@ impl Op for KeepingPatches {
         self.conv.name()
     }
     fn forward(&self, x: &[&Tensor]) -> Tensor {
-        self.conv.run_forward(x, Some(self.patches.slot()))
+        self.conv.run_forward(x, Some(&self.patches))
     }
     fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
-        self.conv.backward(x, y, g)
+        crate::op::every_gradient(self, x, y, g)
     }
     fn backward_needed(
         &self,
@@ -596,9 +590,7 @@ impl Op for KeepingPatches {
         g: &Tensor,
         needed: &[bool],
     ) -> Vec<Option<Tensor>> {
-        let mut own = crate::pool::tensor_for_overwrite(g.shape());
-        own.assign(g);
-        self.backward_owned(x, y, own, needed)
+        crate::op::needed_through_owned(self, x, y, g, needed)
     }
     fn backward_owned(
         &self,
@@ -819,7 +811,7 @@ impl<'t> Var<'t> {
         if tape.requires_grad(kernel.id()) {
             let op = KeepingPatches {
                 conv,
-                patches: super::kept::Kept::default(),
+                patches: Kept::default(),
             };
             tape.apply(op, &inputs)
         } else {

@@ -9,9 +9,12 @@ use std::cell::RefCell;
 pub(crate) struct Kept(RefCell<Option<Vec<f32>>>);
 
 impl Kept {
-    /// The slot the forward pass fills.
-    pub(crate) fn slot(&self) -> &RefCell<Option<Vec<f32>>> {
-        &self.0
+    /// Keeps `buffer` for the backward pass (a forward pass run again replaces the last
+    /// one's, which goes back to the arena).
+    pub(crate) fn put(&self, buffer: Vec<f32>) {
+        if let Some(old) = self.0.replace(Some(buffer)) {
+            crate::pool::recycle_vec(old);
+        }
     }
 
     /// The buffer, taken (a second backward pass over the same tape finds none and

@@ -16,7 +16,7 @@
 //! same pass. Every cut depends on the shapes alone, so results do not depend on the
 //! thread count. Patches and the other scratch come from the runtime's buffer arena.
 
-use super::dense::{bias_then_activation, Pointwise};
+use super::dense::{bias_then_activation, times_derivative_in_place, Pointwise};
 use super::im2col::{col2im, col2im_samples, im2col, im2col_rows, Patches};
 use super::kept::Kept;
 use super::matmul::product;
@@ -514,17 +514,7 @@ fn derivative_and_sums(
 ) {
     let filters = sums.len();
     for (g, y) in g.chunks_exact_mut(filters).zip(y.chunks_exact(filters)) {
-        match act {
-            Pointwise::Identity => {}
-            Pointwise::Relu => g
-                .iter_mut()
-                .zip(y)
-                .for_each(|(g, &y)| *g *= f32::from(u8::from(y > 0.0))),
-            _ => g
-                .iter_mut()
-                .zip(y)
-                .for_each(|(g, &y)| *g *= act.derivative_from_output(y)),
-        }
+        times_derivative_in_place(g, y, act);
         if want_bias {
             for (s, &g) in sums.iter_mut().zip(g.iter()) {
                 *s += g;

@@ -210,7 +210,7 @@ impl Conv2d {
             )
         };
         let kernel = standard(x[1]);
-        if blocked(&p, filters) {
+        let (input_grad, kernel_grad) = if blocked(&p, filters) {
             if let Some(patches) = saved {
                 crate::pool::recycle_vec(patches);
             }
@@ -226,54 +226,48 @@ impl Conv2d {
                     .as_mut()
                     .map(|t| t.as_slice_mut().expect("a fresh tensor")),
             );
-            let kernel_grad = kernel_grad.map(|k| {
-                k.into_shape_with_order(x[1].shape())
-                    .expect("the kernel's size")
-            });
-            let mut grads = vec![image_grad, kernel_grad];
-            if x.len() > 2 {
-                grads.push(
-                    bias_grad.map(|b| Tensor::from_shape_vec(vec![filters], b).expect("[filters]")),
-                );
-            }
-            crate::pool::recycle(g);
-            return grads;
-        }
-        let grad = g
-            .view()
-            .into_shape_with_order((p.rows(), filters))
-            .expect("the output holds rows x filters")
-            .into_dimensionality::<Ix2>()
-            .expect("rank 2");
-        // The kernel gradient first: its patches' buffer then serves the patch gradient.
-        let kernel_grad = if needed[1] {
-            let patches = saved.unwrap_or_else(|| gather(&p, x[0]));
-            let lhs =
-                ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
-            let kernel_grad = kernel_gradient(lhs, grad)
-                .into_shape_with_order(x[1].shape())
-                .expect("the kernel's size");
-            crate::pool::recycle_vec(patches);
-            Some(kernel_grad)
+            (image_grad, kernel_grad)
         } else {
-            if let Some(patches) = saved {
+            let grad = g
+                .view()
+                .into_shape_with_order((p.rows(), filters))
+                .expect("the output holds rows x filters")
+                .into_dimensionality::<Ix2>()
+                .expect("rank 2");
+            // The kernel gradient first: its patches' buffer then serves the patch gradient.
+            let kernel_grad = if needed[1] {
+                let patches = saved.unwrap_or_else(|| gather(&p, x[0]));
+                let lhs = ArrayView2::from_shape((p.rows(), p.row_len()), &patches)
+                    .expect("rows x row_len");
+                let kernel_grad = kernel_gradient(lhs, grad);
                 crate::pool::recycle_vec(patches);
-            }
-            None
+                Some(kernel_grad)
+            } else {
+                if let Some(patches) = saved {
+                    crate::pool::recycle_vec(patches);
+                }
+                None
+            };
+            let input_grad = needed[0].then(|| {
+                let mut patch_grad = crate::pool::take(p.rows() * p.row_len());
+                let out = ArrayViewMut2::from_shape((p.rows(), p.row_len()), &mut patch_grad)
+                    .expect("rows x row_len");
+                matmul_into(grad, kernel_matrix(&kernel).t(), out, false);
+                let mut image_grad = crate::pool::tensor_for_overwrite(x[0].shape());
+                col2im(
+                    &p,
+                    &patch_grad,
+                    image_grad.as_slice_mut().expect("a fresh tensor"),
+                );
+                crate::pool::recycle_vec(patch_grad);
+                image_grad
+            });
+            (input_grad, kernel_grad)
         };
-        let input_grad = needed[0].then(|| {
-            let mut patch_grad = crate::pool::take(p.rows() * p.row_len());
-            let out = ArrayViewMut2::from_shape((p.rows(), p.row_len()), &mut patch_grad)
-                .expect("rows x row_len");
-            matmul_into(grad, kernel_matrix(&kernel).t(), out, false);
-            let mut image_grad = crate::pool::tensor_for_overwrite(x[0].shape());
-            col2im(
-                &p,
-                &patch_grad,
-                image_grad.as_slice_mut().expect("a fresh tensor"),
-            );
-            crate::pool::recycle_vec(patch_grad);
-            image_grad
+        crate::pool::recycle(g);
+        let kernel_grad = kernel_grad.map(|k| {
+            k.into_shape_with_order(x[1].shape())
+                .expect("the kernel's size")
         });
         let mut grads = vec![input_grad, kernel_grad];
         if x.len() > 2 {
@@ -281,7 +275,6 @@ impl Conv2d {
                 bias_grad.map(|b| Tensor::from_shape_vec(vec![filters], b).expect("[filters]")),
             );
         }
-        crate::pool::recycle(g);
         grads
     }
 }

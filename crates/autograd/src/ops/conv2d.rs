@@ -437,13 +437,7 @@ fn blocked_backward(
         // A pooled buffer: a kernel gradient is weight-sized, and made every step.
         let mut out = Array2::from_shape_vec((row_len, filters), crate::pool::take(size))
             .expect("row_len * filters elements");
-        let total = out.as_slice_mut().expect("a fresh array");
-        total.fill(0.0);
-        for run in partial.chunks_exact(size.max(1)) {
-            for (s, &v) in total.iter_mut().zip(run) {
-                *s += v;
-            }
-        }
+        sum_runs(out.as_slice_mut().expect("a fresh array"), &partial);
         out
     });
     crate::pool::recycle_vec(partial);
@@ -486,11 +480,7 @@ fn pre_activation_grad(
     }
     want_bias.then(|| {
         let mut sums = vec![0.0f32; filters];
-        for run in partial.chunks_exact(filters) {
-            for (s, &v) in sums.iter_mut().zip(run) {
-                *s += v;
-            }
-        }
+        sum_runs(&mut sums, &partial);
         sums
     })
 }
@@ -654,13 +644,19 @@ fn short_kernel_gradient(patches: &[f32], grad: &[f32], filters: usize) -> Array
     } else {
         keel_runtime::for_each_piece(pieces, task);
     }
-    let sums = out.as_slice_mut().expect("a fresh array");
-    for run in partial.chunks_exact(size) {
-        for (s, &v) in sums.iter_mut().zip(run) {
+    sum_runs(out.as_slice_mut().expect("a fresh array"), &partial);
+    out
+}
+
+/// `total = Σ` of the runs' partial sums `partial` (runs of `total.len()` values), added
+/// onto zeros in run order: the bits do not depend on which thread summed which run.
+fn sum_runs(total: &mut [f32], partial: &[f32]) {
+    total.fill(0.0);
+    for run in partial.chunks_exact(total.len().max(1)) {
+        for (s, &v) in total.iter_mut().zip(run) {
             *s += v;
         }
     }
-    out
 }
 
 /// `out = activation(patches K + bias)` for patch rows of [`SHORT_ROW`] values and 32

@@ -144,7 +144,7 @@ impl Conv2d {
             return out;
         }
         let patches = gather(&p, x[0]);
-        let short = (p.row_len(), filters) == (SHORT_ROW, 32) && kernel.as_slice().is_some();
+        let short = (p.row_len(), filters) == (SHORT_ROW, 32);
         if short {
             short_forward(
                 &patches,

@@ -37,3 +37,23 @@ impl Drop for Kept {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Kept;
+
+    #[test]
+    fn a_replaced_or_unused_buffer_goes_back_to_the_arena() {
+        // The tape-level tests drop their tapes without looking at the arena; this one does.
+        crate::on_threads(1, || {
+            let runtime = keel_runtime::Runtime::current();
+            let len = 4096;
+            let kept = Kept::default();
+            kept.put(crate::pool::take(len));
+            kept.put(crate::pool::take(len));
+            assert_eq!(runtime.arena_bytes(), len * 4, "the replaced one");
+            drop(kept);
+            assert_eq!(runtime.arena_bytes(), 2 * len * 4, "the unused one");
+        })
+    }
+}

@@ -8,13 +8,14 @@
 //! cache, so the batch's patches (17.8 MB for W4's second layer at batch 128) are never
 //! written to memory; backward gathers each block again for the kernel gradient
 //! `patchesᵀ G` and computes `G kernelᵀ` in the same scratch, added back onto the image
-//! (`col2im`) only when the input needs a gradient. A 3×3 kernel over one channel (a
-//! grayscale first layer, patch rows of 9 values) instead takes short paths over all the
-//! patches at once, which the forward pass keeps for the kernel gradient when the tape
-//! will need it ([`Var::conv2d`]). Backward first applies the activation's derivative in
-//! place on the output gradient it owns (`G`), summing the bias gradient `Σ_rows G` in the
-//! same pass. Every cut depends on the shapes alone, so results do not depend on the
-//! thread count. Patches and the other scratch come from the runtime's buffer arena.
+//! (`col2im`) only when the input needs a gradient. A 3×3 kernel over one channel with 16
+//! or 32 filters (a grayscale first layer, patch rows of 9 values) instead takes short
+//! paths over all the patches at once, which the forward pass keeps for the kernel
+//! gradient when the tape will need it ([`Var::conv2d`]). Backward first applies the
+//! activation's derivative in place on the output gradient it owns (`G`), summing the bias
+//! gradient `Σ_rows G` in the same pass. Every cut depends on the shapes alone, so results
+//! do not depend on the thread count. Patches and the other scratch come from the
+//! runtime's buffer arena.
 
 use super::dense::{bias_then_activation, times_derivative_in_place, Pointwise};
 use super::im2col::{col2im, col2im_samples, im2col, im2col_rows, Patches};
@@ -537,9 +538,9 @@ impl Op for Conv2d {
 }
 
 /// A [`Conv2d`] on a tape that will differentiate its kernel: on the short paths (a 3×3
-/// kernel over one channel), the forward pass keeps its patches (3.1 MB for W4's first
-/// layer at batch 128) until the backward pass reads them for the kernel gradient, instead
-/// of gathering them again. Blocked convolutions keep nothing.
+/// kernel over one channel, 16 or 32 filters), the forward pass keeps its patches (3.1 MB
+/// for W4's first layer at batch 128) until the backward pass reads them for the kernel
+/// gradient, instead of gathering them again. Blocked convolutions keep nothing.
 #[derive(Debug)]
 struct KeepingPatches {
     conv: Conv2d,
@@ -760,9 +761,10 @@ impl<'t> Var<'t> {
     /// `[batch, h, w, in]` with a kernel `[kh, kw, in, out]` (Keras's layout) gives
     /// `[batch, out_h, out_w, out]`, with the strides, padding and dilation of `conv`.
     ///
-    /// For a 3×3 kernel over one channel, when the tape will differentiate the kernel, the
-    /// forward pass keeps its patches (`batch · out_h · out_w × 9` values) for the kernel
-    /// gradient until the backward pass.
+    /// For a 3×3 kernel over one channel with 16 or 32 filters, when the tape will
+    /// differentiate the kernel, the forward pass keeps its patches
+    /// (`batch · out_h · out_w × 9` values) for the kernel gradient until the backward
+    /// pass.
     ///
     /// # Panics
     /// If the input is not rank 4, the kernel not `[kh, kw, in, out]` for the input's `in`,

@@ -78,3 +78,17 @@ pub(crate) fn every_gradient(
         .map(|g| g.expect("every gradient was requested"))
         .collect()
 }
+
+/// [`Op::backward_needed`] of an op that reuses the output gradient's storage in
+/// [`Op::backward_owned`]: a pooled copy of `grad_output` for it to own.
+pub(crate) fn needed_through_owned(
+    op: &(impl Op + ?Sized),
+    inputs: &[&Tensor],
+    output: &Tensor,
+    grad_output: &Tensor,
+    needed: &[bool],
+) -> Vec<Option<Tensor>> {
+    let mut own = crate::pool::tensor_for_overwrite(grad_output.shape());
+    own.assign(grad_output);
+    op.backward_owned(inputs, output, own, needed)
+}

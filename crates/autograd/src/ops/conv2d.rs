@@ -8,16 +8,18 @@
 //! cache, so the batch's patches (17.8 MB for W4's second layer at batch 128) are never
 //! written to memory; backward gathers each block again for the kernel gradient
 //! `patchesᵀ G` and computes `G kernelᵀ` in the same scratch, added back onto the image
-//! (`col2im`) only when the input needs a gradient. A 3×3 kernel over one channel (a
-//! grayscale first layer, patch rows of 9 values) instead takes short paths over all the
-//! patches at once, which the forward pass keeps for the kernel gradient when the tape
-//! will need it ([`Var::conv2d`]). Backward first applies the activation's derivative in
-//! place on the output gradient it owns (`G`), summing the bias gradient `Σ_rows G` in the
-//! same pass. Every cut depends on the shapes alone, so results do not depend on the
-//! thread count. Patches and the other scratch come from the runtime's buffer arena.
+//! (`col2im`) only when the input needs a gradient. A 3×3 kernel over one channel with 16
+//! or 32 filters (a grayscale first layer, patch rows of 9 values) instead takes short
+//! paths over all the patches at once, which the forward pass keeps for the kernel
+//! gradient when the tape will need it ([`Var::conv2d`]). Backward first applies the
+//! activation's derivative in place on the output gradient it owns (`G`), summing the bias
+//! gradient `Σ_rows G` in the same pass. Every cut depends on the shapes alone, so results
+//! do not depend on the thread count. Patches and the other scratch come from the
+//! runtime's buffer arena.
 
-use super::dense::{bias_then_activation, Pointwise};
+use super::dense::{bias_then_activation, times_derivative_in_place, Pointwise};
 use super::im2col::{col2im, col2im_samples, im2col, im2col_rows, Patches};
+use super::kept::Kept;
 use super::matmul::product;
 use super::window::{Padding, Window2d};
 use crate::elementwise::for_rows;
@@ -27,7 +29,6 @@ use keel_runtime::plan;
 use multiversion::multiversion;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Ix2};
 use std::borrow::Cow;
-use std::cell::RefCell;
 
 /// `activation(conv2d(x, kernel) + bias)` for `x: [batch, h, w, in]`, `kernel: [kh, kw,
 /// in, out]` (Keras's layout), `bias: [out]`; output `[batch, out_h, out_w, out]`.
@@ -120,7 +121,7 @@ fn standard(t: &Tensor) -> Cow<'_, Tensor> {
 impl Conv2d {
     /// The forward pass; with `keep`, the patches are left there for the backward pass
     /// (the kernel gradient reads them) instead of going back to the arena.
-    fn run_forward(&self, x: &[&Tensor], keep: Option<&RefCell<Option<Vec<f32>>>>) -> Tensor {
+    fn run_forward(&self, x: &[&Tensor], keep: Option<&Kept>) -> Tensor {
         let window = self.window(x[1].shape());
         let p = self.layout(x, &window);
         let filters = x[1].shape()[3];
@@ -144,7 +145,7 @@ impl Conv2d {
             return out;
         }
         let patches = gather(&p, x[0]);
-        let short = (p.row_len(), filters) == (SHORT_ROW, 32) && kernel.as_slice().is_some();
+        let short = (p.row_len(), filters) == (SHORT_ROW, 32);
         if short {
             short_forward(
                 &patches,
@@ -164,11 +165,7 @@ impl Conv2d {
             matmul_into(lhs, kernel_matrix(&kernel), out2, false);
         }
         match keep {
-            Some(slot) => {
-                if let Some(old) = slot.replace(Some(patches)) {
-                    crate::pool::recycle_vec(old);
-                }
-            }
+            Some(kept) => kept.put(patches),
             None => crate::pool::recycle_vec(patches),
         }
         if !short && (bias.is_some() || self.activation != Pointwise::Identity) {
@@ -214,7 +211,7 @@ impl Conv2d {
             )
         };
         let kernel = standard(x[1]);
-        if blocked(&p, filters) {
+        let (input_grad, kernel_grad) = if blocked(&p, filters) {
             if let Some(patches) = saved {
                 crate::pool::recycle_vec(patches);
             }
@@ -230,54 +227,48 @@ impl Conv2d {
                     .as_mut()
                     .map(|t| t.as_slice_mut().expect("a fresh tensor")),
             );
-            let kernel_grad = kernel_grad.map(|k| {
-                k.into_shape_with_order(x[1].shape())
-                    .expect("the kernel's size")
-            });
-            let mut grads = vec![image_grad, kernel_grad];
-            if x.len() > 2 {
-                grads.push(
-                    bias_grad.map(|b| Tensor::from_shape_vec(vec![filters], b).expect("[filters]")),
-                );
-            }
-            crate::pool::recycle(g);
-            return grads;
-        }
-        let grad = g
-            .view()
-            .into_shape_with_order((p.rows(), filters))
-            .expect("the output holds rows x filters")
-            .into_dimensionality::<Ix2>()
-            .expect("rank 2");
-        // The kernel gradient first: its patches' buffer then serves the patch gradient.
-        let kernel_grad = if needed[1] {
-            let patches = saved.unwrap_or_else(|| gather(&p, x[0]));
-            let lhs =
-                ArrayView2::from_shape((p.rows(), p.row_len()), &patches).expect("rows x row_len");
-            let kernel_grad = kernel_gradient(lhs, grad)
-                .into_shape_with_order(x[1].shape())
-                .expect("the kernel's size");
-            crate::pool::recycle_vec(patches);
-            Some(kernel_grad)
+            (image_grad, kernel_grad)
         } else {
-            if let Some(patches) = saved {
+            let grad = g
+                .view()
+                .into_shape_with_order((p.rows(), filters))
+                .expect("the output holds rows x filters")
+                .into_dimensionality::<Ix2>()
+                .expect("rank 2");
+            // The kernel gradient first: its patches' buffer then serves the patch gradient.
+            let kernel_grad = if needed[1] {
+                let patches = saved.unwrap_or_else(|| gather(&p, x[0]));
+                let lhs = ArrayView2::from_shape((p.rows(), p.row_len()), &patches)
+                    .expect("rows x row_len");
+                let kernel_grad = kernel_gradient(lhs, grad);
                 crate::pool::recycle_vec(patches);
-            }
-            None
+                Some(kernel_grad)
+            } else {
+                if let Some(patches) = saved {
+                    crate::pool::recycle_vec(patches);
+                }
+                None
+            };
+            let input_grad = needed[0].then(|| {
+                let mut patch_grad = crate::pool::take(p.rows() * p.row_len());
+                let out = ArrayViewMut2::from_shape((p.rows(), p.row_len()), &mut patch_grad)
+                    .expect("rows x row_len");
+                matmul_into(grad, kernel_matrix(&kernel).t(), out, false);
+                let mut image_grad = crate::pool::tensor_for_overwrite(x[0].shape());
+                col2im(
+                    &p,
+                    &patch_grad,
+                    image_grad.as_slice_mut().expect("a fresh tensor"),
+                );
+                crate::pool::recycle_vec(patch_grad);
+                image_grad
+            });
+            (input_grad, kernel_grad)
         };
-        let input_grad = needed[0].then(|| {
-            let mut patch_grad = crate::pool::take(p.rows() * p.row_len());
-            let out = ArrayViewMut2::from_shape((p.rows(), p.row_len()), &mut patch_grad)
-                .expect("rows x row_len");
-            matmul_into(grad, kernel_matrix(&kernel).t(), out, false);
-            let mut image_grad = crate::pool::tensor_for_overwrite(x[0].shape());
-            col2im(
-                &p,
-                &patch_grad,
-                image_grad.as_slice_mut().expect("a fresh tensor"),
-            );
-            crate::pool::recycle_vec(patch_grad);
-            image_grad
+        crate::pool::recycle(g);
+        let kernel_grad = kernel_grad.map(|k| {
+            k.into_shape_with_order(x[1].shape())
+                .expect("the kernel's size")
         });
         let mut grads = vec![input_grad, kernel_grad];
         if x.len() > 2 {
@@ -285,7 +276,6 @@ impl Conv2d {
                 bias_grad.map(|b| Tensor::from_shape_vec(vec![filters], b).expect("[filters]")),
             );
         }
-        crate::pool::recycle(g);
         grads
     }
 }
@@ -448,13 +438,7 @@ fn blocked_backward(
         // A pooled buffer: a kernel gradient is weight-sized, and made every step.
         let mut out = Array2::from_shape_vec((row_len, filters), crate::pool::take(size))
             .expect("row_len * filters elements");
-        let total = out.as_slice_mut().expect("a fresh array");
-        total.fill(0.0);
-        for run in partial.chunks_exact(size.max(1)) {
-            for (s, &v) in total.iter_mut().zip(run) {
-                *s += v;
-            }
-        }
+        sum_runs(out.as_slice_mut().expect("a fresh array"), &partial);
         out
     });
     crate::pool::recycle_vec(partial);
@@ -497,11 +481,7 @@ fn pre_activation_grad(
     }
     want_bias.then(|| {
         let mut sums = vec![0.0f32; filters];
-        for run in partial.chunks_exact(filters) {
-            for (s, &v) in sums.iter_mut().zip(run) {
-                *s += v;
-            }
-        }
+        sum_runs(&mut sums, &partial);
         sums
     })
 }
@@ -518,17 +498,7 @@ fn derivative_and_sums(
 ) {
     let filters = sums.len();
     for (g, y) in g.chunks_exact_mut(filters).zip(y.chunks_exact(filters)) {
-        match act {
-            Pointwise::Identity => {}
-            Pointwise::Relu => g
-                .iter_mut()
-                .zip(y)
-                .for_each(|(g, &y)| *g *= f32::from(u8::from(y > 0.0))),
-            _ => g
-                .iter_mut()
-                .zip(y)
-                .for_each(|(g, &y)| *g *= act.derivative_from_output(y)),
-        }
+        times_derivative_in_place(g, y, act);
         if want_bias {
             for (s, &g) in sums.iter_mut().zip(g.iter()) {
                 *s += g;
@@ -554,9 +524,7 @@ impl Op for Conv2d {
         g: &Tensor,
         needed: &[bool],
     ) -> Vec<Option<Tensor>> {
-        let mut own = crate::pool::tensor_for_overwrite(g.shape());
-        own.assign(g);
-        self.run_backward(x, y, own, needed, None)
+        crate::op::needed_through_owned(self, x, y, g, needed)
     }
     fn backward_owned(
         &self,
@@ -570,13 +538,13 @@ impl Op for Conv2d {
 }
 
 /// A [`Conv2d`] on a tape that will differentiate its kernel: on the short paths (a 3×3
-/// kernel over one channel), the forward pass keeps its patches (3.1 MB for W4's first
-/// layer at batch 128) until the backward pass reads them for the kernel gradient, instead
-/// of gathering them again. Blocked convolutions keep nothing.
+/// kernel over one channel, 16 or 32 filters), the forward pass keeps its patches (3.1 MB
+/// for W4's first layer at batch 128) until the backward pass reads them for the kernel
+/// gradient, instead of gathering them again. Blocked convolutions keep nothing.
 #[derive(Debug)]
 struct KeepingPatches {
     conv: Conv2d,
-    patches: super::kept::Kept,
+    patches: Kept,
 }
 
 impl Op for KeepingPatches {
@@ -584,10 +552,10 @@ impl Op for KeepingPatches {
         self.conv.name()
     }
     fn forward(&self, x: &[&Tensor]) -> Tensor {
-        self.conv.run_forward(x, Some(self.patches.slot()))
+        self.conv.run_forward(x, Some(&self.patches))
     }
     fn backward(&self, x: &[&Tensor], y: &Tensor, g: &Tensor) -> Vec<Tensor> {
-        self.conv.backward(x, y, g)
+        crate::op::every_gradient(self, x, y, g)
     }
     fn backward_needed(
         &self,
@@ -596,9 +564,7 @@ impl Op for KeepingPatches {
         g: &Tensor,
         needed: &[bool],
     ) -> Vec<Option<Tensor>> {
-        let mut own = crate::pool::tensor_for_overwrite(g.shape());
-        own.assign(g);
-        self.backward_owned(x, y, own, needed)
+        crate::op::needed_through_owned(self, x, y, g, needed)
     }
     fn backward_owned(
         &self,
@@ -679,13 +645,19 @@ fn short_kernel_gradient(patches: &[f32], grad: &[f32], filters: usize) -> Array
     } else {
         keel_runtime::for_each_piece(pieces, task);
     }
-    let sums = out.as_slice_mut().expect("a fresh array");
-    for run in partial.chunks_exact(size) {
-        for (s, &v) in sums.iter_mut().zip(run) {
+    sum_runs(out.as_slice_mut().expect("a fresh array"), &partial);
+    out
+}
+
+/// `total = Σ` of the runs' partial sums `partial` (runs of `total.len()` values), added
+/// onto zeros in run order: the bits do not depend on which thread summed which run.
+fn sum_runs(total: &mut [f32], partial: &[f32]) {
+    total.fill(0.0);
+    for run in partial.chunks_exact(total.len().max(1)) {
+        for (s, &v) in total.iter_mut().zip(run) {
             *s += v;
         }
     }
-    out
 }
 
 /// `out = activation(patches K + bias)` for patch rows of [`SHORT_ROW`] values and 32
@@ -789,9 +761,10 @@ impl<'t> Var<'t> {
     /// `[batch, h, w, in]` with a kernel `[kh, kw, in, out]` (Keras's layout) gives
     /// `[batch, out_h, out_w, out]`, with the strides, padding and dilation of `conv`.
     ///
-    /// For a 3×3 kernel over one channel, when the tape will differentiate the kernel, the
-    /// forward pass keeps its patches (`batch · out_h · out_w × 9` values) for the kernel
-    /// gradient until the backward pass.
+    /// For a 3×3 kernel over one channel with 16 or 32 filters, when the tape will
+    /// differentiate the kernel, the forward pass keeps its patches
+    /// (`batch · out_h · out_w × 9` values) for the kernel gradient until the backward
+    /// pass.
     ///
     /// # Panics
     /// If the input is not rank 4, the kernel not `[kh, kw, in, out]` for the input's `in`,
@@ -819,7 +792,7 @@ impl<'t> Var<'t> {
         if tape.requires_grad(kernel.id()) {
             let op = KeepingPatches {
                 conv,
-                patches: super::kept::Kept::default(),
+                patches: Kept::default(),
             };
             tape.apply(op, &inputs)
         } else {

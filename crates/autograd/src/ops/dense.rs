@@ -79,7 +79,7 @@ impl Pointwise {
     }
 
     /// The derivative at the pre-activation, from the activation's output `y`.
-    pub(crate) fn derivative_from_output(self, y: f32) -> f32 {
+    fn derivative_from_output(self, y: f32) -> f32 {
         match self {
             Pointwise::Identity => 1.0,
             Pointwise::Relu => (y > 0.0) as u8 as f32,
@@ -238,6 +238,18 @@ pub(crate) fn times_derivative(pre: &mut [f32], g: &[f32], y: &[f32], act: Point
     match act {
         Pointwise::Relu => pairs.for_each(|((p, &g), &y)| *p = g * f32::from(u8::from(y > 0.0))),
         _ => pairs.for_each(|((p, &g), &y)| *p = g * act.derivative_from_output(y)),
+    }
+}
+
+/// `g = g · activation'(y)` in place, nothing done for the identity: [`times_derivative`]
+/// on a gradient the caller owns (the convolution's), inlined into its caller's loop.
+#[inline(always)]
+pub(crate) fn times_derivative_in_place(g: &mut [f32], y: &[f32], act: Pointwise) {
+    let pairs = g.iter_mut().zip(y);
+    match act {
+        Pointwise::Identity => {}
+        Pointwise::Relu => pairs.for_each(|(g, &y)| *g *= f32::from(u8::from(y > 0.0))),
+        _ => pairs.for_each(|(g, &y)| *g *= act.derivative_from_output(y)),
     }
 }
 

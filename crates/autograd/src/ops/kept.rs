@@ -9,9 +9,12 @@ use std::cell::RefCell;
 pub(crate) struct Kept(RefCell<Option<Vec<f32>>>);
 
 impl Kept {
-    /// The slot the forward pass fills.
-    pub(crate) fn slot(&self) -> &RefCell<Option<Vec<f32>>> {
-        &self.0
+    /// Keeps `buffer` for the backward pass (a forward pass run again replaces the last
+    /// one's, which goes back to the arena).
+    pub(crate) fn put(&self, buffer: Vec<f32>) {
+        if let Some(old) = self.0.replace(Some(buffer)) {
+            crate::pool::recycle_vec(old);
+        }
     }
 
     /// The buffer, taken (a second backward pass over the same tape finds none and
@@ -32,5 +35,25 @@ impl Drop for Kept {
         if let Some(buffer) = self.0.get_mut().take() {
             crate::pool::recycle_vec(buffer);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kept;
+
+    #[test]
+    fn a_replaced_or_unused_buffer_goes_back_to_the_arena() {
+        // The tape-level tests drop their tapes without looking at the arena; this one does.
+        crate::on_threads(1, || {
+            let runtime = keel_runtime::Runtime::current();
+            let len = 4096;
+            let kept = Kept::default();
+            kept.put(crate::pool::take(len));
+            kept.put(crate::pool::take(len));
+            assert_eq!(runtime.arena_bytes(), len * 4, "the replaced one");
+            drop(kept);
+            assert_eq!(runtime.arena_bytes(), 2 * len * 4, "the unused one");
+        })
     }
 }

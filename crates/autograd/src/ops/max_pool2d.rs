@@ -4,11 +4,11 @@
 //! (`same`) are ignored. Backward routes each output's gradient to the first input of its
 //! window (rows, then columns) equal to the saved maximum.
 
+use super::kept::Kept;
 use super::window::{for_row_chunks, Geometry, Window2d};
 use crate::{Op, Tensor, Var};
 use keel_runtime::{for_each_piece, plan};
 use multiversion::multiversion;
-use std::cell::RefCell;
 
 /// `max` over each window of `x: [batch, h, w, channels]`.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +51,7 @@ fn for_each_window(
 impl MaxPool2d {
     /// The forward pass; with `argmax`, also the tap (0-based, rows then columns) each
     /// maximum came from, per output value, kept there for the backward pass.
-    fn run_forward(&self, x: &[&Tensor], argmax: Option<&RefCell<Option<Vec<f32>>>>) -> Tensor {
+    fn run_forward(&self, x: &[&Tensor], argmax: Option<&Kept>) -> Tensor {
         let shape = x[0].shape();
         let g = self.window.expect_geometry("max_pool2d", shape);
         let image = x[0].as_standard_layout();
@@ -60,7 +60,7 @@ impl MaxPool2d {
         let out_len = oh * ow * c;
         let mut out = crate::pool::tensor_for_overwrite(&[shape[0], oh, ow, c]);
         let slice = out.as_slice_mut().expect("a fresh tensor");
-        let Some(slot) = argmax else {
+        let Some(kept) = argmax else {
             for_row_chunks(slice, out_len, |first, chunk| {
                 max_samples(&self.window, &g, shape, first, chunk, None, image)
             });
@@ -89,9 +89,7 @@ impl MaxPool2d {
                 for_each_piece(pieces, task);
             }
         }
-        if let Some(old) = slot.replace(Some(taps)) {
-            crate::pool::recycle_vec(old);
-        }
+        kept.put(taps);
         out
     }
 
@@ -151,7 +149,7 @@ impl Op for MaxPool2d {
 #[derive(Debug)]
 struct KeepingArgmax {
     pool: MaxPool2d,
-    argmax: super::kept::Kept,
+    argmax: Kept,
 }
 
 impl Op for KeepingArgmax {
@@ -159,7 +157,7 @@ impl Op for KeepingArgmax {
         self.pool.name()
     }
     fn forward(&self, x: &[&Tensor]) -> Tensor {
-        self.pool.run_forward(x, Some(self.argmax.slot()))
+        self.pool.run_forward(x, Some(&self.argmax))
     }
     fn backward(&self, x: &[&Tensor], y: &Tensor, grad: &Tensor) -> Vec<Tensor> {
         // Taken, not borrowed: a second backward pass over the same tape searches again.
@@ -405,7 +403,7 @@ impl<'t> Var<'t> {
         if tape.requires_grad(self.id()) && window.size.0 * window.size.1 <= MAX_KEPT_TAPS {
             let op = KeepingArgmax {
                 pool,
-                argmax: super::kept::Kept::default(),
+                argmax: Kept::default(),
             };
             tape.apply(op, &[self])
         } else {

@@ -85,6 +85,17 @@ fn ranks_agree(dir: &Path, ranks: usize, epochs: usize) {
     }
 }
 
+/// Runs the check binary on `ranks` ranks (with `mpi_args` for mpirun) with `list` and
+/// `out`, and checks that it succeeded.
+fn train_on(ranks: usize, mpi_args: &[&str], list: &[&str], out: &str) {
+    succeeded(&mpirun(ranks, mpi_args, &args(list, out), 120).0);
+}
+
+/// The model file a run wrote into `dir`.
+fn model_file(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("model.keel")).unwrap()
+}
+
 fn args(list: &[&str], out: &str) -> Vec<String> {
     list.iter()
         .map(|s| s.to_string())
@@ -98,7 +109,7 @@ fn two_ranks_train_as_one_process_and_repeat_byte_for_byte() {
     let (_a, single, single_arg) = out_dir("alone");
     succeeded(&alone(&args(&common, &single_arg)));
     let (_g, group, group_arg) = out_dir("group");
-    succeeded(&mpirun(2, &[], &args(&common, &group_arg), 120).0);
+    train_on(2, &[], &common, &group_arg);
     ranks_agree(&group, 2, 2);
     let (ours, theirs) = (losses(&group), losses(&single));
     assert_eq!(ours.len(), theirs.len());
@@ -115,10 +126,9 @@ fn two_ranks_train_as_one_process_and_repeat_byte_for_byte() {
     );
 
     let (_h, again, again_arg) = out_dir("again");
-    succeeded(&mpirun(2, &[], &args(&common, &again_arg), 120).0);
-    let model = |dir: &Path| std::fs::read(dir.join("model.keel")).unwrap();
+    train_on(2, &[], &common, &again_arg);
     assert!(
-        model(&group) == model(&again),
+        model_file(&group) == model_file(&again),
         "two runs wrote different model files"
     );
 }
@@ -129,7 +139,7 @@ fn four_ranks_over_tcp_with_empty_shares_of_the_last_batch() {
     let common = ["samples=2136", "epochs=2", "batch=32"];
     let (_g, group, group_arg) = out_dir("tcp");
     let tcp = ["--mca", "btl", "tcp,self"];
-    succeeded(&mpirun(4, &tcp, &args(&common, &group_arg), 120).0);
+    train_on(4, &tcp, &common, &group_arg);
     ranks_agree(&group, 4, 2);
     let (_a, single, single_arg) = out_dir("alone4");
     succeeded(&alone(&args(&common, &single_arg)));
@@ -145,40 +155,20 @@ fn four_ranks_over_tcp_with_empty_shares_of_the_last_batch() {
 #[test]
 fn resuming_a_two_rank_run_gives_the_uninterrupted_bytes() {
     let (_u, whole, whole_arg) = out_dir("whole");
-    succeeded(
-        &mpirun(
-            2,
-            &[],
-            &args(&["samples=3000", "epochs=3"], &whole_arg),
-            120,
-        )
-        .0,
-    );
+    train_on(2, &[], &["samples=3000", "epochs=3"], &whole_arg);
     let (_p, part, part_arg) = out_dir("part");
     let state = part.join("state.keel");
     let checkpoint = format!("checkpoint={}", state.display());
-    succeeded(
-        &mpirun(
-            2,
-            &[],
-            &args(&["samples=3000", "epochs=2", &checkpoint], &part_arg),
-            120,
-        )
-        .0,
+    train_on(
+        2,
+        &[],
+        &["samples=3000", "epochs=2", &checkpoint],
+        &part_arg,
     );
     let resume = format!("resume={}", state.display());
-    succeeded(
-        &mpirun(
-            2,
-            &[],
-            &args(&["samples=3000", "epochs=3", &resume], &part_arg),
-            120,
-        )
-        .0,
-    );
-    let model = |dir: &Path| std::fs::read(dir.join("model.keel")).unwrap();
+    train_on(2, &[], &["samples=3000", "epochs=3", &resume], &part_arg);
     assert!(
-        model(&whole) == model(&part),
+        model_file(&whole) == model_file(&part),
         "the resumed run ended elsewhere"
     );
 }
@@ -186,7 +176,7 @@ fn resuming_a_two_rank_run_gives_the_uninterrupted_bytes() {
 #[test]
 fn a_nan_on_one_rank_is_skipped_by_every_rank() {
     let (_g, group, group_arg) = out_dir("nan");
-    succeeded(&mpirun(2, &[], &args(&["samples=600", "nan=1"], &group_arg), 120).0);
+    train_on(2, &[], &["samples=600", "nan=1"], &group_arg);
     ranks_agree(&group, 2, 1);
     let skipped = json(&group.join("result.json"))["skipped_steps"][0]
         .as_f64()
